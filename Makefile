@@ -1,0 +1,47 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# make [KVER=<release> | KDIR=<headers>]   build build/<release>/espintcp.ko
+# make tests                               build the guest test programs
+# make check                               the test suite, every kernel, in QEMU
+# make run                                 the demo: 6.1 in QEMU, IKE over TCP
+# make lint                                checkpatch --strict and sparse
+
+KVER ?= $(shell uname -r)
+KDIR ?= /lib/modules/$(KVER)/build
+BUILD := build/$(KVER)
+SRCS := Kbuild $(wildcard src/*.c include/*.h)
+
+all: module
+
+module: $(BUILD)/espintcp.ko
+
+# Kbuild writes its objects next to the sources; one copy of the tree per
+# kernel lets several kernels be built from one checkout.
+$(BUILD)/espintcp.ko: $(SRCS) scripts/gen-features.sh
+	@mkdir -p $(BUILD)/generated
+	@cp --parents $(SRCS) $(BUILD)/
+	@scripts/gen-features.sh $(KDIR) > $(BUILD)/generated/espintcp_features.h
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/$(BUILD) $(if $(W),W=$(W)) $(if $(C),C=$(C)) modules
+
+TEST_SRCS := $(wildcard tests/*.c)
+TEST_BINS := $(patsubst tests/%.c,build/tests/%,$(TEST_SRCS))
+
+tests: $(TEST_BINS)
+
+build/tests/%: tests/%.c $(wildcard tests/*.h)
+	@mkdir -p build/tests
+	$(CC) -O2 -g -Wall -Wextra -static -o $@ $<
+
+check:
+	tests/qemu/check.sh
+
+run:
+	tests/qemu/run.sh
+
+lint:
+	scripts/lint.sh
+
+clean:
+	rm -rf build
+
+.PHONY: all module tests check run lint clean

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * RFC 8229 (ESP and IKE in TCP) as a loadable TCP ULP: shared definitions.
+ *
+ * Stream format: every message is a 16-bit big-endian length that counts
+ * itself, then the message. IKE messages start with a four-byte zero
+ * non-ESP marker, which belongs to userspace; ESP messages start with a
+ * non-zero SPI.
+ */
+#ifndef _ESPINTCP_H
+#define _ESPINTCP_H
+
+#include <linux/skbuff.h>
+#include <linux/workqueue.h>
+#include <net/inet_connection_sock.h>
+#include <net/sock.h>
+#include <net/strparser.h>
+
+#include "espintcp_features.h"
+
+#define ESPINTCP_LEN_SIZE	2
+#define ESPINTCP_MARKER_SIZE	4
+/* the length field is 16 bits and counts itself */
+#define ESPINTCP_MAX_MSG	(U16_MAX - ESPINTCP_LEN_SIZE)
+
+/* Per-socket state, hung off icsk_ulp_data while the ULP is attached. */
+struct espintcp_sock {
+	struct sock *sk;
+	struct strparser strp;		/* only src/strp.c touches it */
+
+	struct sk_buff_head ike_queue;	/* whole IKE messages for recvmsg */
+
+	/*
+	 * The one message being written into TCP. A message that TCP took
+	 * only in part stays here until its last byte is in, so that no other
+	 * message can start inside it.
+	 */
+	struct sk_buff *tx_skb;
+	unsigned int tx_off;
+	struct work_struct tx_work;
+
+	struct proto *base_prot;
+	const struct proto_ops *base_ops;
+	void (*saved_data_ready)(struct sock *sk);
+	void (*saved_write_space)(struct sock *sk);
+};
+
+static inline struct espintcp_sock *espintcp_sk(const struct sock *sk)
+{
+	return (__force struct espintcp_sock *)inet_csk(sk)->icsk_ulp_data;
+}
+
+/* stats.c: per-netns counters, shown in /proc/net/espintcp */
+enum espintcp_stat {
+	ESPINTCP_IKE_RX_MSGS,
+	ESPINTCP_IKE_RX_BYTES,
+	ESPINTCP_IKE_TX_MSGS,
+	ESPINTCP_IKE_TX_BYTES,
+	ESPINTCP_ESP_RX_MSGS,
+	ESPINTCP_ESP_RX_BYTES,
+	ESPINTCP_RX_KEEPALIVE,
+	ESPINTCP_RX_DROP_SHORT,
+	ESPINTCP_RX_DROP_ESP_NOXFRM,
+	ESPINTCP_RX_DROP_IKE_QUEUE_FULL,
+	ESPINTCP_RX_DROP_NOMEM,
+	ESPINTCP_RX_STREAM_ERRORS,
+	ESPINTCP_TX_DROP_ERROR,
+	ESPINTCP_NR_STATS
+};
+
+void espintcp_stat_add(const struct sock *sk, enum espintcp_stat stat,
+		       unsigned long n);
+int espintcp_stats_init(void);
+void espintcp_stats_exit(void);
+
+/* ulp.c */
+int espintcp_ulp_init(void);
+void espintcp_ulp_exit(void);
+void espintcp_data_ready(struct sock *sk);
+
+/* strp.c: the only user of the kernel's stream parser */
+int espintcp_strp_init(struct espintcp_sock *esk);
+void espintcp_strp_data_ready(struct espintcp_sock *esk);
+void espintcp_strp_check_rcv(struct espintcp_sock *esk);
+void espintcp_strp_stop(struct espintcp_sock *esk);
+void espintcp_strp_done(struct espintcp_sock *esk);
+
+/* rx.c */
+void espintcp_rx_msg(struct espintcp_sock *esk, struct sk_buff *skb);
+int espintcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
+		     int flags, int *addr_len);
+
+/* tx.c */
+void espintcp_tx_init(struct espintcp_sock *esk);
+void espintcp_tx_stop(struct espintcp_sock *esk);
+void espintcp_write_space(struct sock *sk);
+bool espintcp_tx_idle(const struct espintcp_sock *esk);
+int espintcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size);
+
+#endif /* _ESPINTCP_H */

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Receive side: sort each message the parser cuts out of the stream into
+ * IKE (queued for recvmsg), ESP, or something to drop, and hand IKE
+ * messages to userspace one per recvmsg.
+ */
+#include <net/xfrm.h>
+
+#include "espintcp.h"
+
+#define ESPINTCP_KEEPALIVE	0xff
+
+static void espintcp_rx_drop(struct sock *sk, struct sk_buff *skb,
+			     enum espintcp_stat why)
+{
+	espintcp_stat_add(sk, why, 1);
+	kfree_skb(skb);
+}
+
+static void espintcp_rx_ike(struct espintcp_sock *esk, struct sk_buff *skb)
+{
+	struct sock *sk = esk->sk;
+	unsigned int len = skb->len;
+
+	if (atomic_read(&sk->sk_rmem_alloc) >= READ_ONCE(sk->sk_rcvbuf) ||
+	    !sk_rmem_schedule(sk, skb, skb->truesize)) {
+		XFRM_INC_STATS(sock_net(sk), LINUX_MIB_XFRMINERROR);
+		espintcp_rx_drop(sk, skb, ESPINTCP_RX_DROP_IKE_QUEUE_FULL);
+		return;
+	}
+
+	skb_set_owner_r(skb, sk);
+	memset(skb->cb, 0, sizeof(skb->cb));
+	skb_queue_tail(&esk->ike_queue, skb);
+	espintcp_stat_add(sk, ESPINTCP_IKE_RX_MSGS, 1);
+	espintcp_stat_add(sk, ESPINTCP_IKE_RX_BYTES, len);
+	esk->saved_data_ready(sk);
+}
+
+static void espintcp_rx_esp(struct espintcp_sock *esk, struct sk_buff *skb)
+{
+	espintcp_stat_add(esk->sk, ESPINTCP_ESP_RX_MSGS, 1);
+	espintcp_stat_add(esk->sk, ESPINTCP_ESP_RX_BYTES, skb->len);
+	espintcp_rx_drop(esk->sk, skb, ESPINTCP_RX_DROP_ESP_NOXFRM);
+}
+
+/* @skb holds one message, without its length prefix */
+void espintcp_rx_msg(struct espintcp_sock *esk, struct sk_buff *skb)
+{
+	struct sock *sk = esk->sk;
+	u32 marker;
+	u8 first;
+
+	if (skb->len == 1 && !skb_copy_bits(skb, 0, &first, 1) &&
+	    first == ESPINTCP_KEEPALIVE) {
+		espintcp_stat_add(sk, ESPINTCP_RX_KEEPALIVE, 1);
+		consume_skb(skb);
+		return;
+	}
+
+	/* neither a non-ESP marker nor an SPI fits: not a message */
+	if (skb->len <= ESPINTCP_MARKER_SIZE ||
+	    skb_copy_bits(skb, 0, &marker, sizeof(marker))) {
+		XFRM_INC_STATS(sock_net(sk), LINUX_MIB_XFRMINHDRERROR);
+		espintcp_rx_drop(sk, skb, ESPINTCP_RX_DROP_SHORT);
+		return;
+	}
+
+	if (marker == 0)
+		espintcp_rx_ike(esk, skb);
+	else
+		espintcp_rx_esp(esk, skb);
+}
+
+int espintcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
+		     int flags, int *addr_len)
+{
+	struct espintcp_sock *esk = espintcp_sk(sk);
+	struct sk_buff *skb;
+	int off = 0;
+	int copied;
+	int err;
+
+	skb = __skb_recv_datagram(sk, &esk->ike_queue, flags, &off, &err);
+	if (!skb) {
+		/* the peer closed and every whole message has been read */
+		if (err == -EAGAIN && (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN))
+			return 0;
+		return err;
+	}
+
+	copied = min_t(size_t, len, skb->len);
+	if (copied < skb->len)
+		msg->msg_flags |= MSG_TRUNC;
+
+	err = skb_copy_datagram_msg(skb, 0, msg, copied);
+	if (!err && (flags & MSG_TRUNC))
+		copied = skb->len;
+
+	/* a short read drops the rest of the message, as on a datagram socket */
+	kfree_skb(skb);
+	return err ?: copied;
+}

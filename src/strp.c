@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The module's only contact with the kernel's stream parser. It cuts the
+ * TCP stream into messages at the 2-byte length prefix and hands each
+ * message, prefix removed, to espintcp_rx_msg(). A kernel without
+ * strparser, or with a different one, needs changes here only.
+ */
+#include <net/strparser.h>
+
+#include "espintcp.h"
+
+static int espintcp_strp_parse(struct strparser *strp, struct sk_buff *skb)
+{
+	struct strp_msg *rxm = strp_msg(skb);
+	__be16 blen;
+	u16 len;
+
+	if (skb->len < rxm->offset + ESPINTCP_LEN_SIZE)
+		return 0;	/* need more bytes */
+
+	if (skb_copy_bits(skb, rxm->offset, &blen, sizeof(blen)))
+		return -EINVAL;
+
+	len = be16_to_cpu(blen);
+	/* the length counts itself: anything shorter cannot be resynced */
+	if (len < ESPINTCP_LEN_SIZE)
+		return -EINVAL;
+
+	return len;
+}
+
+static void espintcp_strp_rcv(struct strparser *strp, struct sk_buff *skb)
+{
+	struct espintcp_sock *esk = container_of(strp, struct espintcp_sock,
+						 strp);
+	struct strp_msg *rxm = strp_msg(skb);
+	unsigned int len = rxm->full_len - ESPINTCP_LEN_SIZE;
+
+	if (!pskb_pull(skb, rxm->offset + ESPINTCP_LEN_SIZE) ||
+	    pskb_trim(skb, len)) {
+		espintcp_stat_add(esk->sk, ESPINTCP_RX_DROP_NOMEM, 1);
+		kfree_skb(skb);
+		return;
+	}
+
+	espintcp_rx_msg(esk, skb);
+}
+
+/*
+ * A framing error leaves no way to find the next message: stop parsing for
+ * good and report the error on the socket, as the default handler would,
+ * but count it first.
+ */
+static void espintcp_strp_abort(struct strparser *strp, int err)
+{
+	struct sock *sk = strp->sk;
+
+	espintcp_stat_add(sk, ESPINTCP_RX_STREAM_ERRORS, 1);
+	strp_stop(strp);
+	WRITE_ONCE(sk->sk_err, -err);
+	sk_error_report(sk);
+}
+
+int espintcp_strp_init(struct espintcp_sock *esk)
+{
+	static const struct strp_callbacks cb = {
+		.parse_msg	= espintcp_strp_parse,
+		.rcv_msg	= espintcp_strp_rcv,
+		.abort_parser	= espintcp_strp_abort,
+	};
+
+	return strp_init(&esk->strp, esk->sk, &cb);
+}
+
+void espintcp_strp_data_ready(struct espintcp_sock *esk)
+{
+	strp_data_ready(&esk->strp);
+}
+
+/* picks up bytes that were queued before the parser was attached */
+void espintcp_strp_check_rcv(struct espintcp_sock *esk)
+{
+	strp_check_rcv(&esk->strp);
+}
+
+void espintcp_strp_stop(struct espintcp_sock *esk)
+{
+	strp_stop(&esk->strp);
+}
+
+void espintcp_strp_done(struct espintcp_sock *esk)
+{
+	strp_done(&esk->strp);
+}

@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The "espintcp" TCP ULP: attach to and detach from a TCP socket.
+ *
+ * Attaching swaps the socket's struct proto and proto_ops for copies of the
+ * originals with message-oriented sendmsg/recvmsg/close and a poll that
+ * looks at whole IKE messages only. The copies are built once per address
+ * family, from the first socket of that family.
+ */
+#include <linux/module.h>
+#include <net/tcp.h>
+
+#include "espintcp.h"
+
+enum { ESPINTCP_V4, ESPINTCP_V6, ESPINTCP_NFAMILIES };
+
+struct espintcp_protos {
+	struct proto *base_prot;	/* NULL until built */
+	const struct proto_ops *base_ops;
+	struct proto prot;
+	struct proto_ops ops;
+};
+
+static struct espintcp_protos espintcp_protos[ESPINTCP_NFAMILIES];
+static DEFINE_MUTEX(espintcp_protos_lock);
+
+static void espintcp_close(struct sock *sk, long timeout);
+
+static __poll_t espintcp_poll(struct file *file, struct socket *sock,
+			      poll_table *wait)
+{
+	struct sock *sk = sock->sk;
+	struct espintcp_sock *esk = espintcp_sk(sk);
+	u8 shutdown = READ_ONCE(sk->sk_shutdown);
+	__poll_t mask = 0;
+
+	sock_poll_wait(file, sock, wait);
+
+	if (READ_ONCE(sk->sk_err))
+		mask |= EPOLLERR;
+	if (shutdown == SHUTDOWN_MASK || READ_ONCE(sk->sk_state) == TCP_CLOSE)
+		mask |= EPOLLHUP;
+	if (shutdown & RCV_SHUTDOWN)
+		mask |= EPOLLIN | EPOLLRDNORM | EPOLLRDHUP;
+	/* bytes TCP holds are not readable until they make a whole message */
+	if (!skb_queue_empty_lockless(&esk->ike_queue))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	if (!(shutdown & SEND_SHUTDOWN) && espintcp_tx_idle(esk) &&
+	    sk_stream_is_writeable(sk))
+		mask |= EPOLLOUT | EPOLLWRNORM;
+
+	return mask;
+}
+
+/* a listener would hand the ULP's ops to children that have no state */
+static int espintcp_listen(struct socket *sock, int backlog)
+{
+	return -EINVAL;
+}
+
+#ifdef HAVE_PROTO_SENDPAGE
+/* sendfile() would put bytes into the stream without framing them */
+static int espintcp_sendpage(struct sock *sk, struct page *page, int offset,
+			     size_t size, int flags)
+{
+	return -EOPNOTSUPP;
+}
+#endif
+
+static void espintcp_build_protos(struct espintcp_protos *p,
+				  struct proto *base_prot,
+				  const struct proto_ops *base_ops)
+{
+	p->prot = *base_prot;
+	p->prot.sendmsg = espintcp_sendmsg;
+	p->prot.recvmsg = espintcp_recvmsg;
+	p->prot.close = espintcp_close;
+#ifdef HAVE_PROTO_SENDPAGE
+	p->prot.sendpage = espintcp_sendpage;
+#endif
+
+	p->ops = *base_ops;
+	p->ops.poll = espintcp_poll;
+	p->ops.listen = espintcp_listen;
+	/* splice reads through recvmsg, one message at a time */
+	p->ops.splice_read = NULL;
+
+	p->base_ops = base_ops;
+	/* publishes prot and ops to the lockless readers below */
+	smp_store_release(&p->base_prot, base_prot);
+}
+
+static struct espintcp_protos *espintcp_get_protos(struct sock *sk)
+{
+	struct espintcp_protos *p;
+
+	switch (sk->sk_family) {
+	case AF_INET:
+		p = &espintcp_protos[ESPINTCP_V4];
+		break;
+	case AF_INET6:
+		p = &espintcp_protos[ESPINTCP_V6];
+		break;
+	default:
+		return ERR_PTR(-EAFNOSUPPORT);
+	}
+
+	if (unlikely(!smp_load_acquire(&p->base_prot))) {
+		mutex_lock(&espintcp_protos_lock);
+		if (!p->base_prot)
+			espintcp_build_protos(p, sk->sk_prot,
+					      sk->sk_socket->ops);
+		mutex_unlock(&espintcp_protos_lock);
+	}
+
+	if (sk->sk_prot != p->base_prot || sk->sk_socket->ops != p->base_ops) {
+		pr_warn_ratelimited("espintcp: socket does not use the kernel's plain TCP operations (another protocol layered on it?)\n");
+		return ERR_PTR(-EOPNOTSUPP);
+	}
+	return p;
+}
+
+static void espintcp_set_callbacks(struct sock *sk, struct espintcp_sock *esk)
+{
+	write_lock_bh(&sk->sk_callback_lock);
+	esk->saved_data_ready = sk->sk_data_ready;
+	esk->saved_write_space = sk->sk_write_space;
+	sk->sk_data_ready = espintcp_data_ready;
+	sk->sk_write_space = espintcp_write_space;
+	write_unlock_bh(&sk->sk_callback_lock);
+}
+
+static void espintcp_restore_callbacks(struct sock *sk,
+				       struct espintcp_sock *esk)
+{
+	write_lock_bh(&sk->sk_callback_lock);
+	sk->sk_data_ready = esk->saved_data_ready;
+	sk->sk_write_space = esk->saved_write_space;
+	write_unlock_bh(&sk->sk_callback_lock);
+}
+
+/* called by tcp_set_ulp() with the socket locked */
+static int espintcp_init_sk(struct sock *sk)
+{
+	struct espintcp_protos *p;
+	struct espintcp_sock *esk;
+	int err;
+
+	/* sockmap owns sk_user_data and the callbacks: it cannot share them */
+	if (sk->sk_user_data)
+		return -EBUSY;
+	if (!sk->sk_socket)
+		return -EINVAL;
+
+	p = espintcp_get_protos(sk);
+	if (IS_ERR(p))
+		return PTR_ERR(p);
+
+	esk = kzalloc(sizeof(*esk), GFP_KERNEL);
+	if (!esk)
+		return -ENOMEM;
+	esk->sk = sk;
+	skb_queue_head_init(&esk->ike_queue);
+	espintcp_tx_init(esk);
+
+	err = espintcp_strp_init(esk);
+	if (err) {
+		kfree(esk);
+		return err;
+	}
+
+	esk->base_prot = p->base_prot;
+	esk->base_ops = p->base_ops;
+	rcu_assign_pointer(inet_csk(sk)->icsk_ulp_data, (void __rcu *)esk);
+	WRITE_ONCE(sk->sk_prot, &p->prot);
+	WRITE_ONCE(sk->sk_socket->ops, &p->ops);
+	espintcp_set_callbacks(sk, esk);
+
+	espintcp_strp_check_rcv(esk);
+	return 0;
+}
+
+static void espintcp_close(struct sock *sk, long timeout)
+{
+	struct espintcp_sock *esk = espintcp_sk(sk);
+
+	/*
+	 * With the lock owned, no softirq is inside the parser and new
+	 * segments wait in the backlog, which release_sock() hands to the
+	 * restored callbacks.
+	 */
+	lock_sock(sk);
+	espintcp_restore_callbacks(sk, esk);
+	espintcp_strp_stop(esk);
+	WRITE_ONCE(sk->sk_prot, esk->base_prot);
+	if (sk->sk_socket)
+		WRITE_ONCE(sk->sk_socket->ops, esk->base_ops);
+	release_sock(sk);
+
+	espintcp_tx_stop(esk);
+	espintcp_strp_done(esk);
+	skb_queue_purge(&esk->ike_queue);
+
+	esk->base_prot->close(sk, timeout);
+}
+
+/* from tcp_cleanup_ulp(), when the socket is destroyed */
+static void espintcp_release(struct sock *sk)
+{
+	struct espintcp_sock *esk = espintcp_sk(sk);
+
+	rcu_assign_pointer(inet_csk(sk)->icsk_ulp_data, NULL);
+	kfree(esk);
+}
+
+void espintcp_data_ready(struct sock *sk)
+{
+	espintcp_strp_data_ready(espintcp_sk(sk));
+}
+
+static struct tcp_ulp_ops espintcp_ulp_ops __read_mostly = {
+	.name		= "espintcp",
+	.owner		= THIS_MODULE,
+	.init		= espintcp_init_sk,
+	.release	= espintcp_release,
+};
+
+int espintcp_ulp_init(void)
+{
+	return tcp_register_ulp(&espintcp_ulp_ops);
+}
+
+void espintcp_ulp_exit(void)
+{
+	tcp_unregister_ulp(&espintcp_ulp_ops);
+}
