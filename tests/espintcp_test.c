@@ -1,0 +1,912 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * espintcp ULP semantics, asserted byte for byte.
+ *
+ * Runs inside the guest after topo_up (tests/netns.sh): the client end of
+ * every connection is created in netns "cli", the server end in "srv", so
+ * the bytes cross the veth pair whose tc filters pass TCP only. One
+ * process does both ends, switching netns with setns() to create sockets.
+ *
+ * Output: one unnumbered TAP line per test ("ok - ..." / "not ok - ..."),
+ * diagnostics prefixed with "# ".
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef TCP_ULP
+#define TCP_ULP 31
+#endif
+#define MAX_MSG 65533
+
+enum { CLI, SRV };
+static const char *const ns_names[] = { "cli", "srv" };
+static int ns_fd[2];
+static int cur_ns = -1;
+
+static const char *const addr4[] = { "10.0.1.1", "10.0.1.2" };
+static const char *const addr6[] = { "fd00:1::1", "fd00:1::2" };
+
+static bool failed;	/* the running test has failed */
+static const char *skip_reason;
+
+static void diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+#define CHECK(cond, ...) ({						\
+	bool __ok = (cond);						\
+	if (!__ok) {							\
+		failed = true;						\
+		diag("%s:%d: check failed: %s", __func__, __LINE__, #cond); \
+		diag(__VA_ARGS__);					\
+	}								\
+	__ok;								\
+})
+
+/* an operation that must succeed; errno is shown when it does not */
+#define MUST(expr) ({							\
+	long __r = (long)(expr);					\
+	if (__r < 0) {							\
+		failed = true;						\
+		diag("%s:%d: %s: %s", __func__, __LINE__, #expr,	\
+		     strerror(errno));					\
+	}								\
+	__r;								\
+})
+
+#define EXPECT_ERRNO(expr, err) ({					\
+	errno = 0;							\
+	long __r = (long)(expr);					\
+	CHECK(__r == -1 && errno == (err), "%s = %ld, errno %d (%s), want -1 %s", \
+	      #expr, __r, errno, strerror(errno), #err);		\
+})
+
+static void enter(int ns)
+{
+	if (ns == cur_ns)
+		return;
+	if (setns(ns_fd[ns], CLONE_NEWNET)) {
+		perror("setns");
+		exit(2);
+	}
+	cur_ns = ns;
+}
+
+static long stat_get(int ns, const char *name)
+{
+	char key[64];
+	long val;
+	FILE *f;
+
+	enter(ns);
+	f = fopen("/proc/self/net/espintcp", "r");
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", key, &val) == 2) {
+		if (!strcmp(key, name)) {
+			fclose(f);
+			return val;
+		}
+	}
+	fclose(f);
+	return -1;
+}
+
+/* snapshot of one counter, to assert exact deltas */
+struct ctr {
+	int ns;
+	const char *name;
+	long start;
+};
+
+static struct ctr ctr(int ns, const char *name)
+{
+	return (struct ctr){ ns, name, stat_get(ns, name) };
+}
+
+static long delta(const struct ctr *c)
+{
+	return stat_get(c->ns, c->name) - c->start;
+}
+
+#define CHECK_DELTA(c, want)						\
+	CHECK(delta(&(c)) == (long)(want), "%s[%s] moved by %ld, want %ld", \
+	      (c).name, ns_names[(c).ns], delta(&(c)), (long)(want))
+
+static socklen_t mkaddr(int family, int who, int port,
+			struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		inet_pton(AF_INET, addr4[who], &sin->sin_addr);
+		return sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		inet_pton(AF_INET6, addr6[who], &sin6->sin6_addr);
+		return sizeof(*sin6);
+	}
+}
+
+/* plain TCP connection, client end in cli, server end in srv */
+static int tcp_pair(int family, int *c, int *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int l, one = 1;
+
+	enter(SRV);
+	l = socket(family, SOCK_STREAM, 0);
+	if (l < 0)
+		return -1;
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	len = mkaddr(family, SRV, 0, &ss);
+	if (bind(l, (struct sockaddr *)&ss, len) || listen(l, 8))
+		goto err;
+	len = sizeof(ss);
+	getsockname(l, (struct sockaddr *)&ss, &len);
+
+	enter(CLI);
+	*c = socket(family, SOCK_STREAM, 0);
+	if (*c < 0 || connect(*c, (struct sockaddr *)&ss, len))
+		goto err;
+	*s = accept(l, NULL, NULL);
+	if (*s < 0)
+		goto err;
+	close(l);
+	return 0;
+err:
+	diag("tcp_pair: %s", strerror(errno));
+	close(l);
+	return -1;
+}
+
+static int set_ulp(int fd)
+{
+	return setsockopt(fd, SOL_TCP, TCP_ULP, "espintcp", sizeof("espintcp"));
+}
+
+static int client_start(int c)
+{
+	if (send(c, "IKETCP", 6, 0) != 6)
+		return -1;
+	return set_ulp(c);
+}
+
+static int server_start(int s)
+{
+	char pfx[6];
+
+	if (recv(s, pfx, sizeof(pfx), MSG_WAITALL) != 6 ||
+	    memcmp(pfx, "IKETCP", 6)) {
+		errno = EPROTO;
+		return -1;
+	}
+	return set_ulp(s);
+}
+
+/* ulp: which ends get the ULP; the other end stays plain TCP */
+#define ULP_CLI 1
+#define ULP_SRV 2
+static int espintcp_pair(int family, int ulp, int *c, int *s)
+{
+	char pfx[6];
+
+	if (tcp_pair(family, c, s))
+		return -1;
+	if (ulp & ULP_CLI ? client_start(*c) :
+	    send(*c, "IKETCP", 6, 0) != 6)
+		goto err;
+	if (ulp & ULP_SRV ? server_start(*s) :
+	    recv(*s, pfx, 6, MSG_WAITALL) != 6)
+		goto err;
+	return 0;
+err:
+	diag("espintcp_pair: %s", strerror(errno));
+	close(*c);
+	close(*s);
+	return -1;
+}
+
+/* an IKE message: non-ESP marker, then bytes derived from seed */
+static void fill_ike(uint8_t *buf, size_t len, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = i < 4 ? 0 : (uint8_t)(i * 7 + seed * 13 + 1);
+}
+
+static size_t put_frame(uint8_t *out, const uint8_t *msg, size_t len)
+{
+	out[0] = (len + 2) >> 8;
+	out[1] = (len + 2) & 0xff;
+	memcpy(out + 2, msg, len);
+	return len + 2;
+}
+
+static bool readable(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
+}
+
+/* recv one message, waiting at most 5 s for it */
+static ssize_t recv_msg(int fd, void *buf, size_t len, int flags)
+{
+	if (!readable(fd, 5000)) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	return recv(fd, buf, len, flags);
+}
+
+static bool expect_msg(int fd, const uint8_t *want, size_t len)
+{
+	static uint8_t got[65536];
+	ssize_t n = recv_msg(fd, got, sizeof(got), 0);
+
+	if (!CHECK(n == (ssize_t)len, "recv returned %zd (%s), want %zu", n,
+		   n < 0 ? strerror(errno) : "-", len))
+		return false;
+	return CHECK(!memcmp(got, want, len), "message bytes differ");
+}
+
+static bool nothing_queued(int fd)
+{
+	char b;
+	ssize_t n = recv(fd, &b, 1, MSG_DONTWAIT);
+
+	return CHECK(n == -1 && errno == EAGAIN,
+		     "unexpected data: recv = %zd (%s)", n, strerror(errno));
+}
+
+static void close2(int a, int b)
+{
+	close(a);
+	close(b);
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_autoload(int family)
+{
+	struct stat st;
+	char name[32] = "";
+	socklen_t len = sizeof(name);
+	int c, s;
+
+	if (!stat("/sys/module/espintcp", &st)) {
+		skip_reason = "module already loaded before the first ULP setsockopt";
+		return;
+	}
+	if (espintcp_pair(family, ULP_CLI | ULP_SRV, &c, &s)) {
+		failed = true;
+		return;
+	}
+	CHECK(!stat("/sys/module/espintcp", &st),
+	      "setsockopt(TCP_ULP) did not load the module");
+	MUST(getsockopt(c, SOL_TCP, TCP_ULP, name, &len));
+	CHECK(!strcmp(name, "espintcp"), "TCP_ULP reads back \"%s\"", name);
+	close2(c, s);
+}
+
+static void test_exchange(int family)
+{
+	static const size_t sizes[] = { 5, 28, 100, 1022, 1023, 1024, 4096,
+					4097, 20000, MAX_MSG };
+	static uint8_t msg[MAX_MSG];
+	struct ctr tx = ctr(CLI, "ike_tx_msgs"), txb = ctr(CLI, "ike_tx_bytes");
+	struct ctr rx = ctr(SRV, "ike_rx_msgs"), rxb = ctr(SRV, "ike_rx_bytes");
+	size_t i, bytes = 0;
+	int c, s;
+
+	if (espintcp_pair(family, ULP_CLI | ULP_SRV, &c, &s)) {
+		failed = true;
+		return;
+	}
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		fill_ike(msg, sizes[i], i);
+		CHECK(send(c, msg, sizes[i], 0) == (ssize_t)sizes[i],
+		      "send %zu: %s", sizes[i], strerror(errno));
+		expect_msg(s, msg, sizes[i]);
+		/* and back */
+		fill_ike(msg, sizes[i], i + 100);
+		CHECK(send(s, msg, sizes[i], 0) == (ssize_t)sizes[i],
+		      "send back %zu: %s", sizes[i], strerror(errno));
+		expect_msg(c, msg, sizes[i]);
+		bytes += sizes[i];
+	}
+	CHECK_DELTA(tx, i);
+	CHECK_DELTA(txb, bytes);
+	CHECK_DELTA(rx, i);
+	CHECK_DELTA(rxb, bytes);
+	close2(c, s);
+}
+
+static void test_wire_tx(int family)
+{
+	static const size_t sizes[] = { 5, 300, 5000, MAX_MSG };
+	static uint8_t msg[MAX_MSG], want[4 * 65536], got[4 * 65536];
+	size_t i, total = 0;
+	int c, s;
+
+	if (espintcp_pair(family, ULP_CLI, &c, &s)) {
+		failed = true;
+		return;
+	}
+	for (i = 0; i < 4; i++) {
+		fill_ike(msg, sizes[i], i);
+		total += put_frame(want + total, msg, sizes[i]);
+		MUST(send(c, msg, sizes[i], 0));
+	}
+	CHECK(recv(s, got, total, MSG_WAITALL) == (ssize_t)total,
+	      "raw stream shorter than %zu", total);
+	CHECK(!memcmp(got, want, total), "raw stream differs from the frames");
+	usleep(100000);
+	nothing_queued(s);
+	close2(c, s);
+}
+
+/* a frame cut into one-byte segments: not readable until its last byte */
+static void test_wire_rx_split(int family)
+{
+	uint8_t msg[300], frame[302];
+	int c, s, one = 1;
+	size_t i, n;
+
+	if (espintcp_pair(family, ULP_SRV, &c, &s)) {
+		failed = true;
+		return;
+	}
+	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	fill_ike(msg, sizeof(msg), 3);
+	n = put_frame(frame, msg, sizeof(msg));
+	for (i = 0; i < n - 1; i++) {
+		MUST(send(c, frame + i, 1, 0));
+		if (i % 16 == 0)
+			usleep(1000);
+	}
+	CHECK(!readable(s, 300), "readable before the last byte arrived");
+	MUST(send(c, frame + n - 1, 1, 0));
+	expect_msg(s, msg, sizeof(msg));
+	close2(c, s);
+}
+
+/* several frames, keepalives and short frames in a single write */
+static void test_wire_rx_coalesced(int family)
+{
+	static const uint8_t noise[] = {
+		0x00, 0x03, 0xff,		/* NAT keepalive */
+		0x00, 0x02,			/* empty */
+		0x00, 0x03, 0x01,		/* 1 byte, not a keepalive */
+		0x00, 0x04, 0x00, 0x00,
+		0x00, 0x05, 0x00, 0x00, 0x00,
+		0x00, 0x06, 0x00, 0x00, 0x00, 0x00, /* marker, no IKE */
+		0x00, 0x06, 0x12, 0x34, 0x56, 0x78, /* SPI, no ESP */
+	};
+	struct ctr ka = ctr(SRV, "rx_keepalive"), sh = ctr(SRV, "rx_drop_short");
+	struct ctr rx = ctr(SRV, "ike_rx_msgs");
+	static uint8_t msgs[3][2000], buf[8000];
+	size_t len[3] = { 5, 1500, 2000 }, n = 0;
+	int c, s, i;
+
+	if (espintcp_pair(family, ULP_SRV, &c, &s)) {
+		failed = true;
+		return;
+	}
+	for (i = 0; i < 3; i++) {
+		fill_ike(msgs[i], len[i], i);
+		n += put_frame(buf + n, msgs[i], len[i]);
+		if (i == 0) {
+			memcpy(buf + n, noise, sizeof(noise));
+			n += sizeof(noise);
+		}
+	}
+	CHECK(send(c, buf, n, 0) == (ssize_t)n, "send: %s", strerror(errno));
+	for (i = 0; i < 3; i++)
+		expect_msg(s, msgs[i], len[i]);
+	nothing_queued(s);
+	CHECK_DELTA(ka, 1);
+	CHECK_DELTA(sh, 6);
+	CHECK_DELTA(rx, 3);
+	close2(c, s);
+}
+
+/* the IKETCP prefix and the first message arrive before the ULP is set */
+static void test_prefix_coalesced(int family)
+{
+	uint8_t msg[64], buf[6 + 66];
+	char pfx[6];
+	int c, s;
+	size_t n;
+
+	if (tcp_pair(family, &c, &s)) {
+		failed = true;
+		return;
+	}
+	fill_ike(msg, sizeof(msg), 9);
+	memcpy(buf, "IKETCP", 6);
+	n = 6 + put_frame(buf + 6, msg, sizeof(msg));
+	MUST(send(c, buf, n, 0));
+	usleep(100000);
+	CHECK(recv(s, pfx, 6, MSG_WAITALL) == 6 && !memcmp(pfx, "IKETCP", 6),
+	      "prefix");
+	MUST(set_ulp(s));
+	expect_msg(s, msg, sizeof(msg));
+	close2(c, s);
+}
+
+static void test_esp_frame(int family)
+{
+	struct ctr esp = ctr(SRV, "esp_rx_msgs"), drop = ctr(SRV, "rx_drop_esp_noxfrm");
+	uint8_t esp_msg[40] = { 0x00, 0x00, 0x10, 0x01 }, ike[20] = { 0 };
+	uint8_t buf[128];
+	size_t n;
+	int c, s;
+
+	if (espintcp_pair(family, ULP_SRV, &c, &s)) {
+		failed = true;
+		return;
+	}
+	fill_ike(ike, sizeof(ike), 1);
+	n = put_frame(buf, esp_msg, sizeof(esp_msg));
+	n += put_frame(buf + n, ike, sizeof(ike));
+	MUST(send(c, buf, n, 0));
+	expect_msg(s, ike, sizeof(ike));
+	CHECK_DELTA(esp, 1);
+	CHECK_DELTA(drop, 1);
+	close2(c, s);
+}
+
+static void test_bad_length(int family)
+{
+	static const uint8_t bad[2][2] = { { 0, 0 }, { 0, 1 } };
+	struct ctr err = ctr(SRV, "rx_stream_errors");
+	struct pollfd p;
+	char buf[16];
+	int c, s, i;
+
+	for (i = 0; i < 2; i++) {
+		if (espintcp_pair(family, ULP_SRV, &c, &s)) {
+			failed = true;
+			return;
+		}
+		MUST(send(c, bad[i], 2, 0));
+		p = (struct pollfd){ .fd = s, .events = POLLIN };
+		CHECK(poll(&p, 1, 5000) == 1 && (p.revents & POLLERR),
+		      "length %d: poll revents %#x, want POLLERR", i, p.revents);
+		EXPECT_ERRNO(recv(s, buf, sizeof(buf), 0), EINVAL);
+		close2(c, s);
+	}
+	CHECK_DELTA(err, 2);
+}
+
+static void test_trunc(int family)
+{
+	uint8_t m1[100], m2[50], buf[128];
+	struct iovec iov = { .iov_base = buf, .iov_len = 10 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+	int c, s;
+
+	if (espintcp_pair(family, ULP_CLI | ULP_SRV, &c, &s)) {
+		failed = true;
+		return;
+	}
+	fill_ike(m1, sizeof(m1), 1);
+	fill_ike(m2, sizeof(m2), 2);
+	MUST(send(c, m1, sizeof(m1), 0));
+	MUST(send(c, m2, sizeof(m2), 0));
+	MUST(send(c, m1, sizeof(m1), 0));
+
+	readable(s, 5000);
+	n = recvmsg(s, &mh, 0);
+	CHECK(n == 10 && (mh.msg_flags & MSG_TRUNC) && !memcmp(buf, m1, 10),
+	      "short read: %zd, flags %#x", n, mh.msg_flags);
+	/* the rest of m1 is gone: the next read is m2, whole */
+	expect_msg(s, m2, sizeof(m2));
+	/* MSG_TRUNC asks for the real length */
+	n = recv_msg(s, buf, 10, MSG_TRUNC);
+	CHECK(n == sizeof(m1) && !memcmp(buf, m1, 10),
+	      "recv(MSG_TRUNC) = %zd, want %zu", n, sizeof(m1));
+	nothing_queued(s);
+	close2(c, s);
+}
+
+static void test_peek(int family)
+{
+	uint8_t m[200], buf[256];
+	ssize_t n;
+	int c, s;
+
+	if (espintcp_pair(family, ULP_CLI | ULP_SRV, &c, &s)) {
+		failed = true;
+		return;
+	}
+	fill_ike(m, sizeof(m), 5);
+	MUST(send(c, m, sizeof(m), 0));
+	n = recv_msg(s, buf, 8, MSG_PEEK);
+	CHECK(n == 8 && !memcmp(buf, m, 8), "peek 8 = %zd", n);
+	n = recv(s, buf, sizeof(buf), MSG_PEEK);
+	CHECK(n == sizeof(m) && !memcmp(buf, m, sizeof(m)), "peek all = %zd", n);
+	expect_msg(s, m, sizeof(m));
+	nothing_queued(s);
+	close2(c, s);
+}
+
+static void test_nonblock(int family)
+{
+	char buf[16];
+	int c, s;
+
+	if (espintcp_pair(family, ULP_CLI | ULP_SRV, &c, &s)) {
+		failed = true;
+		return;
+	}
+	EXPECT_ERRNO(recv(s, buf, sizeof(buf), MSG_DONTWAIT), EAGAIN);
+	fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK);
+	EXPECT_ERRNO(recv(s, buf, sizeof(buf), 0), EAGAIN);
+	close2(c, s);
+}
+
+static void test_peer_close(int family)
+{
+	uint8_t m[64], buf[128];
+	int c, s, how;
+
+	for (how = 0; how < 2; how++) {
+		if (espintcp_pair(family, ULP_CLI | ULP_SRV, &c, &s)) {
+			failed = true;
+			return;
+		}
+		fill_ike(m, sizeof(m), how);
+		MUST(send(c, m, sizeof(m), 0));
+		if (how)
+			shutdown(c, SHUT_WR);
+		else
+			close(c);
+		expect_msg(s, m, sizeof(m));
+		CHECK(recv_msg(s, buf, sizeof(buf), 0) == 0,
+		      "%s: recv after peer close did not return 0",
+		      how ? "shutdown" : "close");
+		if (how)
+			close(c);
+		close(s);
+	}
+}
+
+static void test_send_errors(int family)
+{
+	static uint8_t big[MAX_MSG + 2];
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = big, .iov_len = 8 };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	int c, s;
+
+	if (espintcp_pair(family, ULP_CLI | ULP_SRV, &c, &s)) {
+		failed = true;
+		return;
+	}
+	EXPECT_ERRNO(send(c, big, MAX_MSG + 1, 0), EMSGSIZE);
+	EXPECT_ERRNO(send(c, big, sizeof(big), 0), EMSGSIZE);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &s, sizeof(int));
+	EXPECT_ERRNO(sendmsg(c, &mh, 0), EOPNOTSUPP);
+	EXPECT_ERRNO(send(c, big, 8, MSG_OOB), EOPNOTSUPP);
+	/* nothing of the above reached the peer */
+	usleep(100000);
+	nothing_queued(s);
+	close2(c, s);
+}
+
+static void test_sendfile(int family)
+{
+	char path[] = "/tmp/espintcp-sendfile-XXXXXX";
+	int c, s, f;
+
+	if (espintcp_pair(family, ULP_CLI | ULP_SRV, &c, &s)) {
+		failed = true;
+		return;
+	}
+	f = mkstemp(path);
+	MUST(write(f, "\0\0\0\0payload", 11));
+	EXPECT_ERRNO(sendfile(c, f, &(off_t){ 0 }, 11), EOPNOTSUPP);
+	usleep(100000);
+	nothing_queued(s);
+	close(f);
+	unlink(path);
+	close2(c, s);
+}
+
+static void test_setsockopt_rules(int family)
+{
+	struct sockaddr_storage ss;
+	int c, s, l, u;
+
+	if (espintcp_pair(family, ULP_CLI | ULP_SRV, &c, &s)) {
+		failed = true;
+		return;
+	}
+	EXPECT_ERRNO(set_ulp(c), EEXIST);
+	close2(c, s);
+
+	enter(SRV);
+	l = socket(family, SOCK_STREAM, 0);
+	MUST(bind(l, (struct sockaddr *)&ss, mkaddr(family, SRV, 0, &ss)));
+	MUST(listen(l, 1));
+	EXPECT_ERRNO(set_ulp(l), ENOTCONN);
+	close(l);
+
+	/* the ULP on a fresh socket keeps it from ever listening */
+	l = socket(family, SOCK_STREAM, 0);
+	MUST(set_ulp(l));
+	MUST(bind(l, (struct sockaddr *)&ss, mkaddr(family, SRV, 0, &ss)));
+	EXPECT_ERRNO(listen(l, 1), EINVAL);
+	close(l);
+
+	u = socket(family, SOCK_DGRAM, 0);
+	EXPECT_ERRNO(set_ulp(u), ENOPROTOOPT);
+	close(u);
+}
+
+static void test_poll(int family)
+{
+	struct pollfd p;
+	uint8_t m[32];
+	int c, s;
+
+	if (espintcp_pair(family, ULP_CLI | ULP_SRV, &c, &s)) {
+		failed = true;
+		return;
+	}
+	p = (struct pollfd){ .fd = s, .events = POLLIN | POLLOUT };
+	CHECK(poll(&p, 1, 0) == 1 && p.revents == POLLOUT,
+	      "idle socket: revents %#x, want POLLOUT", p.revents);
+	fill_ike(m, sizeof(m), 1);
+	MUST(send(c, m, sizeof(m), 0));
+	CHECK(readable(s, 5000), "message never became readable");
+	expect_msg(s, m, sizeof(m));
+	p.revents = 0;
+	CHECK(poll(&p, 1, 0) == 1 && p.revents == POLLOUT,
+	      "drained socket: revents %#x, want POLLOUT", p.revents);
+	close2(c, s);
+}
+
+/*
+ * The receiver does not read: non-blocking sends run into EAGAIN, and
+ * every message accepted before that arrives whole, in order.
+ */
+static void test_send_eagain(int family)
+{
+	static uint8_t m[60000], buf[65536];
+	struct ctr tx = ctr(CLI, "ike_tx_msgs");
+	int c, s, i, sent = 0, rcvbuf = 1 << 20;
+	ssize_t n;
+
+	if (espintcp_pair(family, ULP_CLI | ULP_SRV, &c, &s)) {
+		failed = true;
+		return;
+	}
+	setsockopt(s, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	for (i = 0; i < 1000; i++) {
+		fill_ike(m, sizeof(m), i);
+		n = send(c, m, sizeof(m), MSG_DONTWAIT);
+		if (n < 0)
+			break;
+		CHECK(n == sizeof(m), "send = %zd", n);
+		sent++;
+	}
+	CHECK(i < 1000 && errno == EAGAIN, "no EAGAIN after %d sends (%s)", i,
+	      strerror(errno));
+	diag("%d messages of %zu bytes accepted before EAGAIN", sent, sizeof(m));
+	for (i = 0; i < sent && !failed; i++) {
+		fill_ike(m, sizeof(m), i);
+		n = recv_msg(s, buf, sizeof(buf), 0);
+		CHECK(n == sizeof(m) && !memcmp(buf, m, sizeof(m)),
+		      "message %d: %zd bytes or content differs", i, n);
+	}
+	nothing_queued(s);
+	CHECK_DELTA(tx, sent);
+	close2(c, s);
+}
+
+/* blocking sends against a slow reader: the stream stays byte-exact */
+static void test_send_blocking(int family)
+{
+	static uint8_t m[MAX_MSG], buf[65536];
+	const int count = 120;
+	int c, s, i, status;
+	pid_t pid;
+
+	if (espintcp_pair(family, ULP_CLI | ULP_SRV, &c, &s)) {
+		failed = true;
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		for (i = 0; i < count; i++) {
+			size_t len = 5 + (size_t)i * 7919 % (MAX_MSG - 4);
+			ssize_t n = recv_msg(s, buf, sizeof(buf), 0);
+
+			fill_ike(m, len, i);
+			if (n != (ssize_t)len || memcmp(buf, m, len)) {
+				diag("reader: message %d: %zd bytes, want %zu",
+				     i, n, len);
+				_exit(1);
+			}
+			if (i % 10 == 0)
+				usleep(20000);
+		}
+		_exit(0);
+	}
+	for (i = 0; i < count; i++) {
+		size_t len = 5 + (size_t)i * 7919 % (MAX_MSG - 4);
+
+		fill_ike(m, len, i);
+		CHECK(send(c, m, len, 0) == (ssize_t)len, "send %d: %s", i,
+		      strerror(errno));
+	}
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "reader saw a broken stream");
+	close2(c, s);
+}
+
+/* sockets torn down with messages still queued both ways */
+static void test_close_busy(int family)
+{
+	static uint8_t m[60000];
+	int c, s, i;
+
+	if (espintcp_pair(family, ULP_CLI | ULP_SRV, &c, &s)) {
+		failed = true;
+		return;
+	}
+	fill_ike(m, sizeof(m), 0);
+	for (i = 0; i < 20; i++)
+		if (send(c, m, sizeof(m), MSG_DONTWAIT) < 0 ||
+		    send(s, m, 100, MSG_DONTWAIT) < 0)
+			break;
+	CHECK(i > 0, "nothing could be sent");
+	close2(c, s);
+}
+
+/* rmmod is refused while a socket holds the ULP, and works once it is gone */
+static void test_unload_busy(int family)
+{
+	struct stat st;
+	int c, s, i;
+
+	if (espintcp_pair(family, ULP_CLI | ULP_SRV, &c, &s)) {
+		failed = true;
+		return;
+	}
+	EXPECT_ERRNO(syscall(SYS_delete_module, "espintcp", O_NONBLOCK),
+		     EWOULDBLOCK);
+	CHECK(!stat("/sys/module/espintcp", &st), "module gone under a socket");
+	close2(c, s);
+	/* the closed sockets drop their references once TCP is done */
+	for (i = 0; i < 100; i++) {
+		if (!syscall(SYS_delete_module, "espintcp", O_NONBLOCK))
+			break;
+		usleep(50000);
+	}
+	CHECK(i < 100, "rmmod still failing 5 s after close: %s",
+	      strerror(errno));
+	CHECK(stat("/sys/module/espintcp", &st), "module still present");
+}
+
+struct test {
+	const char *name;
+	void (*fn)(int family);
+};
+
+static const struct test tests[] = {
+	{ "ULP autoloads the module",			test_autoload },
+	{ "IKE messages both ways, 5..65533 bytes",	test_exchange },
+	{ "wire: frames written by the ULP",		test_wire_tx },
+	{ "wire: frame in one-byte segments",		test_wire_rx_split },
+	{ "wire: coalesced frames, keepalive, short frames", test_wire_rx_coalesced },
+	{ "wire: message queued before the ULP",	test_prefix_coalesced },
+	{ "wire: ESP frame counted and dropped",	test_esp_frame },
+	{ "wire: length < 2 aborts the stream with EINVAL", test_bad_length },
+	{ "recv: short buffer truncates, MSG_TRUNC",	test_trunc },
+	{ "recv: MSG_PEEK",				test_peek },
+	{ "recv: non-blocking EAGAIN",			test_nonblock },
+	{ "recv: 0 after the peer closes",		test_peer_close },
+	{ "send: EMSGSIZE, EOPNOTSUPP",			test_send_errors },
+	{ "send: sendfile refused",			test_sendfile },
+	{ "setsockopt: EEXIST, listen, UDP",		test_setsockopt_rules },
+	{ "poll: POLLIN only for whole messages",	test_poll },
+	{ "send: non-blocking EAGAIN, nothing lost",	test_send_eagain },
+	{ "send: blocking against a slow reader",	test_send_blocking },
+	{ "close with queues full",			test_close_busy },
+	{ "rmmod refused while in use",			test_unload_busy },
+};
+
+int main(int argc, char **argv)
+{
+	static const int families[] = { AF_INET, AF_INET6 };
+	const char *only = argc > 1 ? argv[1] : NULL;
+	unsigned int t, f;
+	char path[64];
+	int i, nfail = 0;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "/var/run/netns/%s", ns_names[i]);
+		ns_fd[i] = open(path, O_RDONLY);
+		if (ns_fd[i] < 0) {
+			printf("not ok - open %s: %s (run topo_up first)\n",
+			       path, strerror(errno));
+			return 1;
+		}
+	}
+
+	for (t = 0; t < sizeof(tests) / sizeof(tests[0]); t++) {
+		for (f = 0; f < 2; f++) {
+			const char *fam = families[f] == AF_INET ? "IPv4" : "IPv6";
+
+			/* the module loads once, and unloads once, per run */
+			if (f && (tests[t].fn == test_autoload ||
+				  tests[t].fn == test_unload_busy))
+				continue;
+			if (only && !strstr(tests[t].name, only))
+				continue;
+			failed = false;
+			skip_reason = NULL;
+			tests[t].fn(families[f]);
+			if (skip_reason)
+				printf("ok - %s [%s] # SKIP %s\n", tests[t].name,
+				       fam, skip_reason);
+			else
+				printf("%sok - %s [%s]\n", failed ? "not " : "",
+				       tests[t].name, fam);
+			nfail += failed;
+		}
+	}
+	return nfail ? 1 : 0;
+}

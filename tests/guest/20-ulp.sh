@@ -1,0 +1,13 @@
+#!/bin/sh
+# The espintcp ULP's socket semantics and its wire format, IPv4 and IPv6,
+# between netns cli and srv (see tests/netns.sh): tests/espintcp_test.c.
+set -eu
+. /tests/netns.sh
+
+# the first test wants to see setsockopt(TCP_ULP) load the module itself
+[ -d /sys/module/espintcp ] && rmmod espintcp
+topo_up
+rc=0
+/tests/bin/espintcp_test || rc=$?
+topo_down
+exit "$rc"
