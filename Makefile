@@ -13,14 +13,15 @@ SRCS := Kbuild $(wildcard src/*.c include/*.h)
 
 all: module
 
-module: $(BUILD)/espintcp.ko
-
 # Kbuild writes its objects next to the sources; one copy of the tree per
-# kernel lets several kernels be built from one checkout.
-$(BUILD)/espintcp.ko: $(SRCS) scripts/gen-features.sh
+# kernel lets several kernels be built from one checkout. Kbuild tracks
+# what needs rebuilding, so it always runs.
+module:
 	@mkdir -p $(BUILD)/generated
-	@cp --parents $(SRCS) $(BUILD)/
-	@scripts/gen-features.sh $(KDIR) > $(BUILD)/generated/espintcp_features.h
+	@cp -pu --parents $(SRCS) $(BUILD)/
+	@scripts/gen-features.sh $(KDIR) > $(BUILD)/generated/features.tmp
+	@cmp -s $(BUILD)/generated/features.tmp $(BUILD)/generated/espintcp_features.h || \
+		mv $(BUILD)/generated/features.tmp $(BUILD)/generated/espintcp_features.h
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/$(BUILD) $(if $(W),W=$(W)) $(if $(C),C=$(C)) modules
 
 TEST_SRCS := $(wildcard tests/*.c)

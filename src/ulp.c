@@ -105,6 +105,7 @@ static struct espintcp_protos *espintcp_get_protos(struct sock *sk)
 		return ERR_PTR(-EAFNOSUPPORT);
 	}
 
+	/* pairs with the release in espintcp_build_protos() */
 	if (unlikely(!smp_load_acquire(&p->base_prot))) {
 		mutex_lock(&espintcp_protos_lock);
 		if (!p->base_prot)
