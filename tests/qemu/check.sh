@@ -1,0 +1,86 @@
+#!/bin/bash
+# make check: for every kernel in scripts/.matrix, build espintcp.ko and the
+# tests, boot the kernel in QEMU on a busybox initramfs, run the guest tests
+# and print their results as numbered TAP lines ("ok N - [KVER] desc").
+# The last line is "N passed, N failed"; the exit status is non-zero on any
+# failure. Environment knobs: see tests/qemu/lib.sh.
+set -eu
+. "$(dirname "$0")/lib.sh"
+
+n=0 passed=0 failed=0 skipped=0
+
+result() { # "ok"|"not ok" KVER DESC...
+	local st=$1 k=$2
+	shift 2
+	n=$((n + 1))
+	case "$st $*" in
+	"ok "*"# SKIP"*) skipped=$((skipped + 1)) ;;
+	"ok "*) passed=$((passed + 1)) ;;
+	*) failed=$((failed + 1)) ;;
+	esac
+	echo "$st $n - [$k] $*"
+}
+
+diag_tail() { # FILE LINES
+	tail -n "$2" "$1" | tr -d '\r' | sed 's/^/#   /'
+}
+
+check_kernel() { # KVER
+	local k=$1 dir="$BUILD/qemu/$1" initrd t0 line done=0
+	t0=$(date +%s)
+	mkdir -p "$dir"
+	if ! build_module "$k" > "$dir/build.log" 2>&1; then
+		result "not ok" "$k" "build espintcp.ko"
+		diag_tail "$dir/build.log" 30
+		return
+	fi
+	if ! initrd=$(initramfs "$k" 2> "$dir/initramfs.log"); then
+		result "not ok" "$k" "build initramfs"
+		diag_tail "$dir/initramfs.log" 30
+		return
+	fi
+	grep 'mkinitramfs:' "$dir/initramfs.log" | sed 's/^/# /' || true
+	echo "# [$k] booting (timeout ${QEMU_TIMEOUT}s)"
+	: > "$dir/results.log"
+	while IFS= read -r line; do
+		echo "$line" >> "$dir/results.log"
+		case $line in
+		"ok - "*) result ok "$k" "${line#ok - }" ;;
+		"not ok - "*) result "not ok" "$k" "${line#not ok - }" ;;
+		"# guest-done") done=1 ;;
+		"#"*) echo "$line" ;;
+		*) echo "# (guest) $line" ;;
+		esac
+	done < <(boot "$k" "$initrd" test "$dir/console.log")
+
+	if [ "$done" = 1 ]; then
+		result ok "$k" "guest ran all tests and powered off"
+	else
+		result "not ok" "$k" "guest ran all tests and powered off (crash, panic or ${QEMU_TIMEOUT}s timeout)"
+		echo "#   last 50 lines of $dir/console.log:"
+		diag_tail "$dir/console.log" 50
+	fi
+	if grep -aqE "$bad_console_line" "$dir/console.log"; then
+		result "not ok" "$k" "kernel console free of panic/WARN/BUG"
+		grep -aE -B2 -A10 "$bad_console_line" "$dir/console.log" | head -n 60 | tr -d '\r' | sed 's/^/#   /'
+	else
+		result ok "$k" "kernel console free of panic/WARN/BUG"
+	fi
+	echo "# [$k] wall time $(($(date +%s) - t0))s (build, initramfs, boot, tests);" \
+		"$(grep -m1 '^# boot: ' "$dir/results.log" | sed 's/^# boot: //')"
+}
+
+setup
+echo "# kernels: $(matrix | tr '\n' ' ')"
+mkdir -p "$BUILD"
+if ! build_tests > "$BUILD/tests.log" 2>&1; then
+	result "not ok" all "make tests"
+	diag_tail "$BUILD/tests.log" 30
+fi
+for k in $(matrix); do
+	check_kernel "$k"
+done
+echo "1..$n"
+[ "$skipped" = 0 ] || echo "# $skipped skipped (not counted as passed)"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ] && [ "$n" -gt 0 ]

@@ -1,0 +1,95 @@
+# Shared by check.sh and run.sh (bash). Sourced, not run.
+#
+# Layout of what it builds, per kernel release $k:
+#   build/qemu/$k/initramfs.cpio.gz   the guest (tests/qemu/mkinitramfs.sh)
+#   build/qemu/$k/console.log         serial port 0: the kernel console
+#   build/qemu/$k/results.log         serial port 1: what the guest init reports
+#
+# Environment knobs:
+#   QEMU_ACCEL=kvm|tcg   skip the KVM probe
+#   QEMU_TIMEOUT=600     seconds one boot may take, tests included
+#   BUILD=dir            where the module and test binaries are (default build/)
+#   NO_BUILD=1           do not run make; use what is already in $BUILD
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${BUILD:-$root/build}
+QEMU_TIMEOUT=${QEMU_TIMEOUT:-600}
+MAKE=${MAKE:-make}
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "$(basename "$0"): $*"; exit 1; }
+
+setup() {
+	if [ "${NO_SETUP:-0}" != 1 ]; then
+		"$root/scripts/setup.sh" >&2 || die "scripts/setup.sh failed"
+	fi
+	[ -s "$root/scripts/.matrix" ] || die "scripts/.matrix is missing or empty"
+}
+
+matrix() { grep -v '^[[:space:]]*$' "$root/scripts/.matrix"; }
+
+build_tests() {
+	[ "${NO_BUILD:-0}" = 1 ] || "$MAKE" -C "$root" tests >&2
+}
+
+build_module() { # KVER
+	[ "${NO_BUILD:-0}" = 1 ] || "$MAKE" -C "$root" KVER="$1" >&2
+	[ -f "$BUILD/$1/espintcp.ko" ]
+}
+
+# QEMU with KVM hangs or aborts on some of the machines this runs on, so
+# KVM is used only when a trivial boot (no initrd: the kernel panics at once
+# and -no-reboot exits) finishes quickly under it.
+accel_args() { # KVER
+	local a=${QEMU_ACCEL:-}
+	if [ -z "$a" ]; then
+		a=tcg
+		if [ -w /dev/kvm ] && probe_kvm "$1"; then a=kvm; fi
+		QEMU_ACCEL=$a
+		say "qemu: using $a"
+	fi
+	case $a in
+	kvm) echo "-accel kvm -cpu host" ;;
+	*) echo "-accel tcg -cpu max" ;;
+	esac
+}
+
+probe_kvm() { # KVER
+	local log rc=0
+	log=$(mktemp)
+	timeout 10 qemu-system-x86_64 -accel kvm -cpu host -m 256 -nodefaults \
+		-display none -no-reboot -serial "file:$log" \
+		-kernel "/boot/vmlinuz-$1" -append "console=ttyS0 panic=-1" \
+		>/dev/null 2>&1 || rc=$?
+	grep -q 'Kernel panic' "$log" && [ "$rc" = 0 ] || rc=1
+	rm -f "$log"
+	return "$rc"
+}
+
+initramfs() { # KVER -> path of the image
+	local out="$BUILD/qemu/$1/initramfs.cpio.gz"
+	mkdir -p "$(dirname "$out")"
+	"$root/tests/qemu/mkinitramfs.sh" "$1" "$BUILD/$1/espintcp.ko" \
+		"$BUILD/tests" "$out" >&2
+	echo "$out"
+}
+
+# Boots KVER with the given initramfs; the guest's report (serial port 1)
+# comes out on stdout, the kernel console goes to CONSOLE_LOG. MODE is
+# "test" or "demo" (passed to the guest init on the kernel command line).
+boot() { # KVER INITRD MODE CONSOLE_LOG
+	local accel
+	accel=$(accel_args "$1")
+	# shellcheck disable=SC2086
+	timeout --foreground -k 10 "$QEMU_TIMEOUT" \
+		qemu-system-x86_64 $accel -m 1024 -smp 2 \
+		-nodefaults -nographic -no-reboot \
+		-serial "file:$4" -serial stdio \
+		-kernel "/boot/vmlinuz-$1" -initrd "$2" \
+		-append "console=ttyS0 panic=-1 panic_on_warn=1 oops=panic softlockup_panic=1 harness=$3" \
+		</dev/null | tr -d '\r'
+}
+
+# Kernel console lines that mean trouble. Only kernel messages (they carry
+# a timestamp) count: the guest init echoes test output to the console too.
+bad_console_line='^\[ *[0-9]+\.[0-9]+\] .*(Kernel panic|WARNING:|BUG:|Oops|general protection|Call Trace|UBSAN|KASAN|refcount_t|possible circular|lockdep|leak)'

@@ -1,0 +1,117 @@
+#!/bin/bash
+# Builds the guest: busybox for the basics, the real iproute2/nftables/kmod
+# tools with their libraries, the stock kernel modules the tests need, the
+# module under test as extra/espintcp.ko, and the tests.
+#
+# Usage: mkinitramfs.sh KVER ESPINTCP_KO TESTS_BIN_DIR OUT.cpio.gz
+set -eu
+
+kver=$1 ko=$2 bins=$3 out=$4
+top=$(cd "$(dirname "$0")/../.." && pwd)
+mods=/lib/modules/$kver
+
+# Modules named by the tests, then whole directories so that whatever the
+# kernel request_module()s at run time (crypto templates, nft expressions,
+# xfrm modes) is there too; modules.dep pulls in the dependencies.
+wanted="esp4 esp6 xfrm_user xfrm_algo xfrm4_tunnel xfrm6_tunnel tunnel4 tunnel6
+	ah4 ah6 ipcomp ipcomp6 veth sch_tbf sch_ingress sch_netem cls_u32
+	cls_matchall act_gact nf_tables nft_chain_nat nft_nat nft_masq nf_nat
+	nf_conntrack af_key aesni_intel aes_generic gcm ghash_generic
+	ghash_clmulni_intel seqiv echainiv authenc authencesn cbc ctr hmac
+	sha256_generic sha1_generic sha512_generic cryptd crypto_simd
+	chacha20poly1305 inet_diag tcp_diag udp_diag"
+wanted_dirs="crypto arch/x86/crypto lib/crypto net/xfrm net/key net/ipv4
+	net/ipv6 net/netfilter net/sched"
+tools="dash bash ip tc ss nft iperf3 kmod"
+
+[ -f "$mods/modules.dep" ] || { echo "no $mods/modules.dep" >&2; exit 1; }
+[ -f "$ko" ] || { echo "no $ko" >&2; exit 1; }
+
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+
+mkdir -p "$dir"/{bin,dev,proc,sys,tmp,run,root,etc,lib64,tests/bin,tests/guest}
+ln -s bin "$dir/sbin"
+mkdir -p "$dir/usr"
+ln -s ../bin "$dir/usr/bin"
+ln -s ../bin "$dir/usr/sbin"
+mkdir -p "$dir/var"
+ln -s ../run "$dir/var/run"
+[ "$(id -u)" = 0 ] && mknod "$dir/dev/console" c 5 1
+
+cp /bin/busybox "$dir/bin/busybox"
+for a in $(/bin/busybox --list); do
+	[ "$a" = busybox ] || ln -sf busybox "$dir/bin/$a"
+done
+
+copy_libs() { # BINARY
+	ldd "$1" | grep -o '/[^ ]*' | while read -r lib; do
+		mkdir -p "$dir$(dirname "$lib")"
+		cp -Ln "$lib" "$dir$lib"
+	done
+}
+
+for t in $tools; do
+	p=$(command -v "$t") || { echo "mkinitramfs: no $t on the host, skipped" >&2; continue; }
+	rm -f "$dir/bin/$t"
+	cp -L "$p" "$dir/bin/$t"
+	copy_libs "$p"
+done
+# Debian's busybox ash runs its own applets before anything in PATH (its
+# ip has no xfrm, its modprobe no .ko.xz), so /bin/sh is dash.
+ln -sf dash "$dir/bin/sh"
+for a in modprobe insmod rmmod lsmod depmod modinfo; do
+	ln -sf kmod "$dir/bin/$a"
+done
+for f in /etc/iproute2 /usr/share/iproute2 /etc/protocols /etc/services; do
+	[ -e "$f" ] || continue
+	mkdir -p "$dir$(dirname "$f")"
+	cp -a "$f" "$dir$f"
+done
+echo 'root:x:0:0:root:/root:/bin/sh' > "$dir/etc/passwd"
+echo 'root:x:0:' > "$dir/etc/group"
+[ -x /sbin/ldconfig ] && /sbin/ldconfig -r "$dir" 2>/dev/null || true
+
+# Module paths (relative to $mods) and their dependencies.
+{
+	for m in $wanted; do
+		dep=$(modprobe --show-depends -S "$kver" "$m" 2>/dev/null) || {
+			echo "mkinitramfs: $kver has no module $m" >&2
+			continue
+		}
+		printf '%s\n' "$dep" | awk '$1 == "insmod" { print $2 }' |
+			sed "s|^$mods/||"
+	done
+	for d in $wanted_dirs; do
+		[ -d "$mods/kernel/$d" ] || continue
+		(cd "$mods" && find "kernel/$d" -name '*.ko*')
+	done
+} | sort -u > "$dir/mods.list"
+awk -F': *' 'NR == FNR { want[$1] = 1; next }
+	($1 in want) { print $1; n = split($2, d, " "); for (i = 1; i <= n; i++) print d[i] }' \
+	"$dir/mods.list" "$mods/modules.dep" | sort -u |
+while read -r m; do
+	mkdir -p "$dir$mods/$(dirname "$m")"
+	cp "$mods/$m" "$dir$mods/$m"
+done
+rm "$dir/mods.list"
+for f in modules.order modules.builtin modules.builtin.modinfo; do
+	[ -f "$mods/$f" ] && cp "$mods/$f" "$dir$mods/"
+done
+mkdir -p "$dir$mods/extra"
+cp "$ko" "$dir$mods/extra/espintcp.ko"
+depmod -b "$dir" "$kver"
+
+cp "$top/tests/qemu/init" "$dir/init"
+chmod 755 "$dir/init"
+cp "$top/tests/netns.sh" "$dir/tests/netns.sh"
+cp "$top"/tests/guest/*.sh "$dir/tests/guest/"
+chmod 755 "$dir"/tests/guest/*.sh
+if [ -d "$bins" ]; then
+	find "$bins" -maxdepth 1 -type f -perm -u+x -exec cp {} "$dir/tests/bin/" \;
+fi
+
+(cd "$dir" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
+	gzip -1 > "$out.tmp"
+mv "$out.tmp" "$out"
+echo "mkinitramfs: $out ($(du -h "$out" | cut -f1))" >&2

@@ -1,0 +1,30 @@
+#!/bin/bash
+# make run: boot the first kernel of scripts/.matrix (Debian's 6.1) and run
+# the IKE-over-TCP demo (tests/guest/demo.sh) instead of the tests; its
+# output is streamed live. The kernel console goes to build/qemu/KVER/console.log.
+# Environment knobs: see tests/qemu/lib.sh.
+set -eu
+. "$(dirname "$0")/lib.sh"
+
+setup
+k=$(matrix | head -n 1)
+build_tests || die "make tests failed"
+build_module "$k" || die "building espintcp.ko for $k failed"
+initrd=$(initramfs "$k")
+dir=$BUILD/qemu/$k
+say "run: booting $k (console: $dir/console.log)"
+done=0
+while IFS= read -r line; do
+	if [ "$line" = "# guest-done" ]; then done=1; continue; fi
+	printf '%s\n' "$line"
+done < <(boot "$k" "$initrd" demo "$dir/console.log")
+if [ "$done" != 1 ]; then
+	say "run: the guest did not finish; last 50 lines of $dir/console.log:"
+	tail -n 50 "$dir/console.log" >&2
+	exit 1
+fi
+if grep -aqE "$bad_console_line" "$dir/console.log"; then
+	say "run: the kernel console shows trouble:"
+	grep -aE -A10 "$bad_console_line" "$dir/console.log" | head -n 40 >&2
+	exit 1
+fi
