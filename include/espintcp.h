@@ -61,7 +61,7 @@ enum espintcp_stat {
 	ESPINTCP_RX_KEEPALIVE,
 	ESPINTCP_RX_DROP_SHORT,
 	ESPINTCP_RX_DROP_ESP_NOXFRM,
-	ESPINTCP_RX_DROP_IKE_QUEUE_FULL,
+	ESPINTCP_RX_PAUSED,
 	ESPINTCP_RX_DROP_NOMEM,
 	ESPINTCP_RX_STREAM_ERRORS,
 	ESPINTCP_TX_DROP_ERROR,
@@ -82,6 +82,8 @@ void espintcp_data_ready(struct sock *sk);
 int espintcp_strp_init(struct espintcp_sock *esk);
 void espintcp_strp_data_ready(struct espintcp_sock *esk);
 void espintcp_strp_check_rcv(struct espintcp_sock *esk);
+void espintcp_strp_pause(struct espintcp_sock *esk);
+void espintcp_strp_resume(struct espintcp_sock *esk);
 void espintcp_strp_stop(struct espintcp_sock *esk);
 void espintcp_strp_done(struct espintcp_sock *esk);
 

@@ -17,15 +17,24 @@ static void espintcp_rx_drop(struct sock *sk, struct sk_buff *skb,
 	kfree_skb(skb);
 }
 
+static bool espintcp_rx_full(const struct sock *sk)
+{
+	return atomic_read(&sk->sk_rmem_alloc) >= READ_ONCE(sk->sk_rcvbuf);
+}
+
+/*
+ * IKE messages are not dropped when userspace is slow to read them: the
+ * parser stops taking bytes from TCP until recvmsg makes room, and TCP's
+ * flow control holds the peer back.
+ */
 static void espintcp_rx_ike(struct espintcp_sock *esk, struct sk_buff *skb)
 {
 	struct sock *sk = esk->sk;
 	unsigned int len = skb->len;
 
-	if (atomic_read(&sk->sk_rmem_alloc) >= READ_ONCE(sk->sk_rcvbuf) ||
-	    !sk_rmem_schedule(sk, skb, skb->truesize)) {
+	if (!sk_rmem_schedule(sk, skb, skb->truesize)) {
 		XFRM_INC_STATS(sock_net(sk), LINUX_MIB_XFRMINERROR);
-		espintcp_rx_drop(sk, skb, ESPINTCP_RX_DROP_IKE_QUEUE_FULL);
+		espintcp_rx_drop(sk, skb, ESPINTCP_RX_DROP_NOMEM);
 		return;
 	}
 
@@ -34,6 +43,10 @@ static void espintcp_rx_ike(struct espintcp_sock *esk, struct sk_buff *skb)
 	skb_queue_tail(&esk->ike_queue, skb);
 	espintcp_stat_add(sk, ESPINTCP_IKE_RX_MSGS, 1);
 	espintcp_stat_add(sk, ESPINTCP_IKE_RX_BYTES, len);
+	if (espintcp_rx_full(sk)) {
+		espintcp_stat_add(sk, ESPINTCP_RX_PAUSED, 1);
+		espintcp_strp_pause(esk);
+	}
 	esk->saved_data_ready(sk);
 }
 
@@ -99,5 +112,7 @@ int espintcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 
 	/* a short read drops the rest of the message, as on a datagram socket */
 	kfree_skb(skb);
+	if (!(flags & MSG_PEEK) && !espintcp_rx_full(sk))
+		espintcp_strp_resume(esk);
 	return err ?: copied;
 }

@@ -83,6 +83,18 @@ void espintcp_strp_check_rcv(struct espintcp_sock *esk)
 	strp_check_rcv(&esk->strp);
 }
 
+/* no more messages until resumed; TCP's window closes meanwhile */
+void espintcp_strp_pause(struct espintcp_sock *esk)
+{
+	strp_pause(&esk->strp);
+}
+
+void espintcp_strp_resume(struct espintcp_sock *esk)
+{
+	if (READ_ONCE(esk->strp.paused))
+		strp_unpause(&esk->strp);
+}
+
 void espintcp_strp_stop(struct espintcp_sock *esk)
 {
 	strp_stop(&esk->strp);

@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -752,10 +753,16 @@ static void test_send_eagain(int family)
 	close2(c, s);
 }
 
-/* blocking sends against a slow reader: the stream stays byte-exact */
+/*
+ * Blocking sends against a slow reader: the stream stays byte-exact, and
+ * the receiver holds TCP back instead of dropping IKE messages.
+ */
 static void test_send_blocking(int family)
 {
 	static uint8_t m[MAX_MSG], buf[65536];
+	struct ctr paused = ctr(SRV, "rx_paused");
+	struct ctr nomem = ctr(SRV, "rx_drop_nomem");
+	struct timeval tmo = { .tv_sec = 20 };
 	const int count = 120;
 	int c, s, i, status;
 	pid_t pid;
@@ -764,8 +771,12 @@ static void test_send_blocking(int family)
 		failed = true;
 		return;
 	}
+	/* a reader that gives up must not leave the writer blocked */
+	setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof(tmo));
 	pid = fork();
 	if (pid == 0) {
+		close(c);
+		usleep(500000);	/* let the queues fill up */
 		for (i = 0; i < count; i++) {
 			size_t len = 5 + (size_t)i * 7919 % (MAX_MSG - 4);
 			ssize_t n = recv_msg(s, buf, sizeof(buf), 0);
@@ -785,12 +796,15 @@ static void test_send_blocking(int family)
 		size_t len = 5 + (size_t)i * 7919 % (MAX_MSG - 4);
 
 		fill_ike(m, len, i);
-		CHECK(send(c, m, len, 0) == (ssize_t)len, "send %d: %s", i,
-		      strerror(errno));
+		if (!CHECK(send(c, m, len, 0) == (ssize_t)len, "send %d: %s",
+			   i, strerror(errno)))
+			break;
 	}
 	waitpid(pid, &status, 0);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	      "reader saw a broken stream");
+	CHECK(delta(&paused) > 0, "the receiver never held TCP back");
+	CHECK_DELTA(nomem, 0);
 	close2(c, s);
 }
 
@@ -861,7 +875,7 @@ static const struct test tests[] = {
 	{ "setsockopt: EEXIST, listen, UDP",		test_setsockopt_rules },
 	{ "poll: POLLIN only for whole messages",	test_poll },
 	{ "send: non-blocking EAGAIN, nothing lost",	test_send_eagain },
-	{ "send: blocking against a slow reader",	test_send_blocking },
+	{ "send: blocking, slow reader, nothing dropped", test_send_blocking },
 	{ "close with queues full",			test_close_busy },
 	{ "rmmod refused while in use",			test_unload_busy },
 };
