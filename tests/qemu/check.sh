@@ -5,6 +5,7 @@
 # The last line is "N passed, N failed"; the exit status is non-zero on any
 # failure. Environment knobs: see tests/qemu/lib.sh.
 set -eu
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 n=0 passed=0 failed=0 skipped=0

@@ -1,4 +1,5 @@
 # Shared by check.sh and run.sh (bash). Sourced, not run.
+# shellcheck shell=bash disable=SC2034
 #
 # Layout of what it builds, per kernel release $k:
 #   build/qemu/$k/initramfs.cpio.gz   the guest (tests/qemu/mkinitramfs.sh)

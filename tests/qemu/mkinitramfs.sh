@@ -70,7 +70,7 @@ for f in /etc/iproute2 /usr/share/iproute2 /etc/protocols /etc/services; do
 done
 echo 'root:x:0:0:root:/root:/bin/sh' > "$dir/etc/passwd"
 echo 'root:x:0:' > "$dir/etc/group"
-[ -x /sbin/ldconfig ] && /sbin/ldconfig -r "$dir" 2>/dev/null || true
+if [ -x /sbin/ldconfig ]; then /sbin/ldconfig -r "$dir" 2>/dev/null || true; fi
 
 # Module paths (relative to $mods) and their dependencies.
 {
