@@ -30,11 +30,6 @@ rc=0
 
 step "Module state after the demo"
 lsmod | grep '^espintcp ' || echo "espintcp: not loaded"
-for ns in cli srv; do
-	echo "netns $ns, /proc/net/espintcp after the sockets closed:"
-	ip netns exec "$ns" cat /proc/net/espintcp 2>&1 | sed 's/^/    /' || true
-done
-
 topo_down
 step "Demo $( [ "$rc" = 0 ] && echo finished || echo FAILED )"
 exit "$rc"

@@ -5,7 +5,7 @@
 # The last line is "N passed, N failed"; the exit status is non-zero on any
 # failure. Environment knobs: see tests/qemu/lib.sh.
 set -eu
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 n=0 passed=0 failed=0 skipped=0
@@ -27,7 +27,7 @@ diag_tail() { # FILE LINES
 }
 
 check_kernel() { # KVER
-	local k=$1 dir="$BUILD/qemu/$1" initrd t0 line done=0
+	local k=$1 dir="$BUILD/qemu/$1" initrd t0 t1 line done=0
 	t0=$(date +%s)
 	mkdir -p "$dir"
 	if ! build_module "$k" > "$dir/build.log" 2>&1; then
@@ -41,6 +41,7 @@ check_kernel() { # KVER
 		return
 	fi
 	grep 'mkinitramfs:' "$dir/initramfs.log" | sed 's/^/# /' || true
+	t1=$(date +%s)
 	echo "# [$k] booting (timeout ${QEMU_TIMEOUT}s)"
 	: > "$dir/results.log"
 	while IFS= read -r line; do
@@ -67,7 +68,7 @@ check_kernel() { # KVER
 	else
 		result ok "$k" "kernel console free of panic/WARN/BUG"
 	fi
-	echo "# [$k] wall time $(($(date +%s) - t0))s (build, initramfs, boot, tests);" \
+	echo "# [$k] boot+tests $(($(date +%s) - t1))s wall time (module build + initramfs $((t1 - t0))s);" \
 		"$(grep -m1 '^# boot: ' "$dir/results.log" | sed 's/^# boot: //')"
 }
 

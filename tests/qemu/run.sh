@@ -4,7 +4,7 @@
 # output is streamed live. The kernel console goes to build/qemu/KVER/console.log.
 # Environment knobs: see tests/qemu/lib.sh.
 set -eu
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 setup
