@@ -58,7 +58,7 @@ accel_args() { # KVER
 probe_kvm() { # KVER
 	local log rc=0
 	log=$(mktemp)
-	timeout 10 qemu-system-x86_64 -accel kvm -cpu host -m 256 -nodefaults \
+	qemu_lock timeout 10 qemu-system-x86_64 -accel kvm -cpu host -m 256 -nodefaults \
 		-display none -no-reboot -serial "file:$log" \
 		-kernel "/boot/vmlinuz-$1" -append "console=ttyS0 panic=-1" \
 		>/dev/null 2>&1 || rc=$?
@@ -75,6 +75,15 @@ initramfs() { # KVER -> path of the image
 	echo "$out"
 }
 
+# One QEMU at a time on this machine (2 cores), whichever checkout runs it.
+qemu_lock() { # CMD...
+	local lock=/tmp/espintcp-qemu.lock
+	if ! flock -n "$lock" true; then
+		say "qemu: waiting for another QEMU run to finish ($lock)"
+	fi
+	flock "$lock" "$@"
+}
+
 # Boots KVER with the given initramfs; the guest's report (serial port 1)
 # comes out on stdout, the kernel console goes to CONSOLE_LOG. MODE is
 # "test" or "demo" (passed to the guest init on the kernel command line).
@@ -82,7 +91,7 @@ boot() { # KVER INITRD MODE CONSOLE_LOG
 	local accel
 	accel=$(accel_args "$1")
 	# shellcheck disable=SC2086
-	timeout --foreground -k 10 "$QEMU_TIMEOUT" \
+	qemu_lock timeout --foreground -k 10 "$QEMU_TIMEOUT" \
 		qemu-system-x86_64 $accel -m 1024 -smp 2 \
 		-nodefaults -nographic -no-reboot \
 		-serial "file:$4" -serial stdio \
