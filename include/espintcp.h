@@ -15,6 +15,7 @@
 #include <net/inet_connection_sock.h>
 #include <net/sock.h>
 #include <net/strparser.h>
+#include <net/xfrm.h>
 
 #include "espintcp_features.h"
 
@@ -31,18 +32,30 @@ struct espintcp_sock {
 	struct sk_buff_head ike_queue;	/* whole IKE messages for recvmsg */
 
 	/*
+	 * ESP frames from xfrm waiting for the slot, at most
+	 * esp_queue_bytes (tx.c); the lock also orders them with close.
+	 */
+	struct sk_buff_head esp_queue;
+	unsigned int esp_queued;
+	bool closed;
+
+	/*
 	 * The one message being written into TCP. A message that TCP took
 	 * only in part stays here until its last byte is in, so that no other
 	 * message can start inside it.
 	 */
 	struct sk_buff *tx_skb;
 	unsigned int tx_off;
+	bool tx_esp;
+	/* IKE senders waiting for the slot: ESP does not take it from them */
+	unsigned int ike_waiting;
 	struct work_struct tx_work;
 
 	struct proto *base_prot;
 	const struct proto_ops *base_ops;
 	void (*saved_data_ready)(struct sock *sk);
 	void (*saved_write_space)(struct sock *sk);
+	struct rcu_head rcu;
 };
 
 static inline struct espintcp_sock *espintcp_sk(const struct sock *sk)
@@ -58,18 +71,25 @@ enum espintcp_stat {
 	ESPINTCP_IKE_TX_BYTES,
 	ESPINTCP_ESP_RX_MSGS,
 	ESPINTCP_ESP_RX_BYTES,
+	ESPINTCP_ESP_TX_MSGS,
+	ESPINTCP_ESP_TX_BYTES,
 	ESPINTCP_RX_KEEPALIVE,
 	ESPINTCP_RX_DROP_SHORT,
-	ESPINTCP_RX_DROP_ESP_NOXFRM,
 	ESPINTCP_RX_PAUSED,
 	ESPINTCP_RX_DROP_NOMEM,
+	ESPINTCP_RX_DROP_NODEV,
 	ESPINTCP_RX_STREAM_ERRORS,
 	ESPINTCP_TX_DROP_ERROR,
+	ESPINTCP_TX_DROP_NOSOCK,
+	ESPINTCP_TX_DROP_QUEUE_FULL,
+	ESPINTCP_STATES,		/* a gauge, not a counter */
 	ESPINTCP_NR_STATS
 };
 
 void espintcp_stat_add(const struct sock *sk, enum espintcp_stat stat,
 		       unsigned long n);
+void espintcp_net_stat_add(struct net *net, enum espintcp_stat stat, long n);
+long espintcp_net_stat(struct net *net, enum espintcp_stat stat);
 int espintcp_stats_init(void);
 void espintcp_stats_exit(void);
 
@@ -77,6 +97,17 @@ void espintcp_stats_exit(void);
 int espintcp_ulp_init(void);
 void espintcp_ulp_exit(void);
 void espintcp_data_ready(struct sock *sk);
+struct espintcp_sock *espintcp_sk_rcu(const struct sock *sk);
+
+/* xfrm.c: ESP states with TCP encapsulation, and ESP input */
+int espintcp_xfrm_init(void);
+void espintcp_xfrm_exit(void);
+bool espintcp_is_tcp_state(const struct xfrm_state *x);
+void espintcp_esp_rcv(struct sock *sk, struct sk_buff *skb);
+
+/* output.c: ESP from xfrm diverted into the TCP connection */
+int espintcp_output_net_init(struct net *net);
+void espintcp_output_net_exit(struct net *net);
 
 /* strp.c: the only user of the kernel's stream parser */
 int espintcp_strp_init(struct espintcp_sock *esk);
@@ -94,6 +125,7 @@ int espintcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 
 /* tx.c */
 void espintcp_tx_init(struct espintcp_sock *esk);
+void espintcp_tx_esp(struct espintcp_sock *esk, struct sk_buff *skb);
 void espintcp_tx_stop(struct espintcp_sock *esk);
 void espintcp_write_space(struct sock *sk);
 bool espintcp_tx_idle(const struct espintcp_sock *esk);

@@ -24,8 +24,14 @@ static int __init espintcp_init(void)
 	if (err)
 		goto out_stats;
 
+	err = espintcp_xfrm_init();
+	if (err)
+		goto out_ulp;
+
 	return 0;
 
+out_ulp:
+	espintcp_ulp_exit();
 out_stats:
 	espintcp_stats_exit();
 	return err;
@@ -33,6 +39,7 @@ out_stats:
 
 static void __exit espintcp_exit(void)
 {
+	espintcp_xfrm_exit();
 	espintcp_ulp_exit();
 	espintcp_stats_exit();
 }

@@ -54,7 +54,7 @@ static void espintcp_rx_esp(struct espintcp_sock *esk, struct sk_buff *skb)
 {
 	espintcp_stat_add(esk->sk, ESPINTCP_ESP_RX_MSGS, 1);
 	espintcp_stat_add(esk->sk, ESPINTCP_ESP_RX_BYTES, skb->len);
-	espintcp_rx_drop(esk->sk, skb, ESPINTCP_RX_DROP_ESP_NOXFRM);
+	espintcp_esp_rcv(esk->sk, skb);
 }
 
 /* @skb holds one message, without its length prefix */

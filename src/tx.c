@@ -5,10 +5,29 @@
  * slot, and nothing else enters TCP until its last byte is in. TCP is only
  * ever asked not to block, so the socket lock is never dropped half-way
  * through a message; room freed by ACKs is used from a work item.
+ *
+ * IKE must not wait behind ESP. An IKE sender gets the slot as soon as the
+ * message in it is done, ahead of any queued ESP; and ESP enters TCP only
+ * while fewer than esp_notsent_bytes wait there unsent, so an IKE
+ * message never has more than that ahead of it. ESP is datagrams: beyond
+ * esp_queue_bytes in front of TCP it is dropped, which is also the
+ * congestion signal the flows inside the tunnel need.
  */
+#include <linux/moduleparam.h>
 #include <linux/sched/signal.h>
+#include <net/tcp.h>
 
 #include "espintcp.h"
+
+static unsigned int esp_queue_bytes = 64 * 1024;
+module_param(esp_queue_bytes, uint, 0644);
+MODULE_PARM_DESC(esp_queue_bytes,
+		 "ESP bytes that may wait for a socket's slot; more is dropped");
+
+static unsigned int esp_notsent_bytes = 4 * 1024;
+module_param(esp_notsent_bytes, uint, 0644);
+MODULE_PARM_DESC(esp_notsent_bytes,
+		 "ESP enters TCP only while fewer unsent bytes wait there (0: no limit)");
 
 /* IKE messages up to this size are sent from the linear part */
 #define ESPINTCP_TX_LINEAR	1024
@@ -63,46 +82,88 @@ static void espintcp_wake_writers(struct sock *sk)
 	rcu_read_unlock();
 }
 
-static void espintcp_tx_done(struct sock *sk, struct sk_buff *skb)
+static void espintcp_tx_done(struct sock *sk, struct sk_buff *skb, bool esp)
 {
 	unsigned int len = skb->len - ESPINTCP_LEN_SIZE;
 
-	espintcp_stat_add(sk, ESPINTCP_IKE_TX_MSGS, 1);
-	espintcp_stat_add(sk, ESPINTCP_IKE_TX_BYTES, len);
+	if (esp) {
+		espintcp_stat_add(sk, ESPINTCP_ESP_TX_MSGS, 1);
+		espintcp_stat_add(sk, ESPINTCP_ESP_TX_BYTES, len);
+	} else {
+		espintcp_stat_add(sk, ESPINTCP_IKE_TX_MSGS, 1);
+		espintcp_stat_add(sk, ESPINTCP_IKE_TX_BYTES, len);
+	}
 	consume_skb(skb);
 }
 
+static bool espintcp_tcp_backlogged(struct sock *sk)
+{
+	const struct tcp_sock *tp = tcp_sk(sk);
+	u32 notsent = READ_ONCE(tp->write_seq) - READ_ONCE(tp->snd_nxt);
+	unsigned int limit = READ_ONCE(esp_notsent_bytes);
+
+	if (!limit || notsent < limit)
+		return false;
+	/* have tcp_check_space() call espintcp_write_space() as it sends */
+	set_bit(SOCK_NOSPACE, &sk->sk_socket->flags);
+	return true;
+}
+
+/* put the next ESP frame in the empty slot, if ESP may go now */
+static bool espintcp_tx_next_esp(struct sock *sk, struct espintcp_sock *esk)
+{
+	struct sk_buff *skb;
+
+	if (esk->ike_waiting || espintcp_tcp_backlogged(sk))
+		return false;
+
+	spin_lock_bh(&esk->esp_queue.lock);
+	skb = __skb_dequeue(&esk->esp_queue);
+	if (skb)
+		esk->esp_queued -= skb->len;
+	spin_unlock_bh(&esk->esp_queue.lock);
+	if (!skb)
+		return false;
+
+	WRITE_ONCE(esk->tx_skb, skb);
+	esk->tx_off = 0;
+	esk->tx_esp = true;
+	return true;
+}
+
 /*
- * Write as much of the slot as TCP takes now. Called with the socket lock
- * owned. Returns 0 once the slot is empty, -EAGAIN while TCP is full.
+ * Write as much as TCP takes now: the slot, then queued ESP. Called with
+ * the socket lock owned. Returns 0 once the slot is empty, -EAGAIN while
+ * TCP is full.
  */
 static int espintcp_tx_push(struct sock *sk)
 {
 	struct espintcp_sock *esk = espintcp_sk(sk);
-	struct sk_buff *skb = esk->tx_skb;
+	struct sk_buff *skb;
 	int ret;
 
-	if (!skb)
-		return 0;
-
-	while (esk->tx_off < skb->len) {
-		ret = skb_send_sock_locked(sk, skb, esk->tx_off,
-					   skb->len - esk->tx_off);
-		if (ret == -EAGAIN || ret == 0)
-			return -EAGAIN;
-		if (ret < 0) {
+	while ((skb = esk->tx_skb) || espintcp_tx_next_esp(sk, esk)) {
+		skb = esk->tx_skb;
+		while (esk->tx_off < skb->len) {
+			ret = skb_send_sock_locked(sk, skb, esk->tx_off,
+						   skb->len - esk->tx_off);
+			if (ret == -EAGAIN || ret == 0)
+				return -EAGAIN;
+			if (ret < 0)
+				break;
+			esk->tx_off += ret;
+		}
+		if (esk->tx_off < skb->len) {
 			/* the connection is gone: the rest can never be sent */
 			espintcp_stat_add(sk, ESPINTCP_TX_DROP_ERROR, 1);
 			kfree_skb(skb);
-			goto empty;
+		} else {
+			espintcp_tx_done(sk, skb, esk->tx_esp);
 		}
-		esk->tx_off += ret;
+		WRITE_ONCE(esk->tx_skb, NULL);
+		esk->tx_off = 0;
+		espintcp_wake_writers(sk);
 	}
-	espintcp_tx_done(sk, skb);
-empty:
-	WRITE_ONCE(esk->tx_skb, NULL);
-	esk->tx_off = 0;
-	espintcp_wake_writers(sk);
 	return 0;
 }
 
@@ -117,14 +178,35 @@ static void espintcp_tx_work(struct work_struct *work)
 	release_sock(sk);
 }
 
-/* TCP freed room in its send queue: continue a partly written message */
+/* TCP sent or freed something: go on with what waits in front of it */
 void espintcp_write_space(struct sock *sk)
 {
 	struct espintcp_sock *esk = espintcp_sk(sk);
 
-	if (READ_ONCE(esk->tx_skb))
+	if (READ_ONCE(esk->tx_skb) || !skb_queue_empty_lockless(&esk->esp_queue))
 		schedule_work(&esk->tx_work);
 	esk->saved_write_space(sk);
+}
+
+/* an ESP frame from output.c, to go out when its turn comes */
+void espintcp_tx_esp(struct espintcp_sock *esk, struct sk_buff *skb)
+{
+	bool queued = false;
+
+	spin_lock_bh(&esk->esp_queue.lock);
+	if (!esk->closed &&
+	    esk->esp_queued + skb->len <= READ_ONCE(esp_queue_bytes)) {
+		__skb_queue_tail(&esk->esp_queue, skb);
+		esk->esp_queued += skb->len;
+		queued = true;
+		schedule_work(&esk->tx_work);
+	}
+	spin_unlock_bh(&esk->esp_queue.lock);
+
+	if (!queued) {
+		espintcp_stat_add(esk->sk, ESPINTCP_TX_DROP_QUEUE_FULL, 1);
+		kfree_skb(skb);
+	}
 }
 
 bool espintcp_tx_idle(const struct espintcp_sock *esk)
@@ -192,10 +274,13 @@ int espintcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 
 	lock_sock(sk);
 	timeo = sock_sndtimeo(sk, flags & MSG_DONTWAIT);
+	esk->ike_waiting++;
 	err = espintcp_tx_wait_slot(sk, flags, &timeo);
+	esk->ike_waiting--;
 	if (!err) {
-		esk->tx_skb = skb;
+		WRITE_ONCE(esk->tx_skb, skb);
 		esk->tx_off = 0;
+		esk->tx_esp = false;
 		skb = NULL;
 		espintcp_tx_push(sk);
 	}
@@ -207,13 +292,19 @@ int espintcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 
 void espintcp_tx_init(struct espintcp_sock *esk)
 {
+	skb_queue_head_init(&esk->esp_queue);
 	INIT_WORK(&esk->tx_work, espintcp_tx_work);
 }
 
 /* the socket's callbacks no longer lead here: drop what is left */
 void espintcp_tx_stop(struct espintcp_sock *esk)
 {
+	spin_lock_bh(&esk->esp_queue.lock);
+	esk->closed = true;
+	spin_unlock_bh(&esk->esp_queue.lock);
+
 	cancel_work_sync(&esk->tx_work);
+	skb_queue_purge(&esk->esp_queue);
 	kfree_skb(esk->tx_skb);
 	esk->tx_skb = NULL;
 }

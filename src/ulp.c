@@ -211,7 +211,8 @@ static void espintcp_release(struct sock *sk)
 	struct espintcp_sock *esk = espintcp_sk(sk);
 
 	rcu_assign_pointer(inet_csk(sk)->icsk_ulp_data, NULL);
-	kfree(esk);
+	/* output.c may still be looking at it */
+	kfree_rcu(esk, rcu);
 }
 
 void espintcp_data_ready(struct sock *sk)
@@ -225,6 +226,16 @@ static struct tcp_ulp_ops espintcp_ulp_ops __read_mostly = {
 	.init		= espintcp_init_sk,
 	.release	= espintcp_release,
 };
+
+/* the socket's espintcp state if it carries the ULP; under rcu_read_lock */
+struct espintcp_sock *espintcp_sk_rcu(const struct sock *sk)
+{
+	const struct inet_connection_sock *icsk = inet_csk(sk);
+
+	if (READ_ONCE(icsk->icsk_ulp_ops) != &espintcp_ulp_ops)
+		return NULL;
+	return rcu_dereference(icsk->icsk_ulp_data);
+}
 
 int espintcp_ulp_init(void)
 {

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ESP states with TCP encapsulation, on kernels whose esp4/esp6 reject
+ * encap type TCP_ENCAP_ESPINTCP.
+ *
+ * The registered ESP xfrm type of each family is replaced by a copy whose
+ * init_state accepts TCP encapsulation. Such a state is set up by esp4/esp6
+ * as ESP-in-UDP on the same ports: the UDP header it then writes is where
+ * output.c puts the 2-byte length, and on input esp4/esp6 read the peer's
+ * port at the same offset in the TCP header, so NAT mapping changes reach
+ * the IKE daemon as for any encapsulated state. TCP states keep the copy
+ * as their type, which tells them apart and pins this module; every other
+ * state gets the original type back and does not depend on the module.
+ */
+#include <linux/module.h>
+#include <linux/udp.h>
+#include <net/ip.h>
+#include <net/ipv6.h>
+#include <net/xfrm.h>
+
+#include "espintcp.h"
+
+struct espintcp_type {
+	unsigned short family;
+	const struct xfrm_type *orig;
+	struct xfrm_type type;
+};
+
+static struct espintcp_type espintcp_types[] = {
+	{ .family = AF_INET },
+	{ .family = AF_INET6 },
+};
+
+static struct espintcp_type *espintcp_type_of(unsigned short family)
+{
+	return &espintcp_types[family == AF_INET6];
+}
+
+bool espintcp_is_tcp_state(const struct xfrm_state *x)
+{
+	return x->type == &espintcp_type_of(x->props.family)->type;
+}
+
+static int espintcp_init_state(struct xfrm_state *x,
+			       struct netlink_ext_ack *extack)
+{
+	const struct xfrm_type *orig = espintcp_type_of(x->props.family)->orig;
+	int err;
+
+	if (x->encap && x->encap->encap_type == TCP_ENCAP_ESPINTCP) {
+		x->encap->encap_type = UDP_ENCAP_ESPINUDP;
+		err = orig->init_state(x, extack);
+		if (!err) {
+			espintcp_net_stat_add(xs_net(x), ESPINTCP_STATES, 1);
+			return 0;
+		}
+	} else {
+		err = orig->init_state(x, extack);
+	}
+
+	/*
+	 * Not a TCP state: it takes the original type, and a reference on
+	 * that type's module in place of the one on ours.
+	 */
+	__module_get(orig->owner);
+	x->type = orig;
+	module_put(THIS_MODULE);
+	return err;
+}
+
+/* only TCP states that were set up keep this type */
+static void espintcp_state_destructor(struct xfrm_state *x)
+{
+	espintcp_net_stat_add(xs_net(x), ESPINTCP_STATES, -1);
+	espintcp_type_of(x->props.family)->orig->destructor(x);
+}
+
+static int espintcp_wrap(struct espintcp_type *et)
+{
+	const struct xfrm_type *orig = NULL;
+	struct xfrm_state_afinfo *afinfo;
+	ktime_t t0;
+	int err;
+
+	request_module("xfrm-type-%d-%d", et->family, IPPROTO_ESP);
+
+	rcu_read_lock();
+	afinfo = xfrm_state_afinfo_get_rcu(et->family);
+	if (afinfo)
+		orig = READ_ONCE(afinfo->type_esp);
+	if (orig && !try_module_get(orig->owner))
+		orig = NULL;
+	rcu_read_unlock();
+	if (!orig) {
+		pr_err("espintcp: no ESP for %s: is %s available?\n",
+		       et->family == AF_INET ? "IPv4" : "IPv6",
+		       et->family == AF_INET ? "esp4" : "esp6");
+		return -ENOENT;
+	}
+
+	et->orig = orig;
+	et->type = *orig;
+	et->type.owner = THIS_MODULE;
+	et->type.init_state = espintcp_init_state;
+	et->type.destructor = espintcp_state_destructor;
+
+	/* new ESP states fail with EPROTONOSUPPORT between these two */
+	t0 = ktime_get();
+	xfrm_unregister_type(orig, et->family);
+	err = xfrm_register_type(&et->type, et->family);
+	pr_debug("espintcp: ESP type swapped in %lld ns\n",
+		 ktime_to_ns(ktime_sub(ktime_get(), t0)));
+	if (err) {
+		xfrm_register_type(orig, et->family);
+		module_put(orig->owner);
+		et->orig = NULL;
+	}
+	return err;
+}
+
+static void espintcp_unwrap(struct espintcp_type *et)
+{
+	if (!et->orig)
+		return;
+	xfrm_unregister_type(&et->type, et->family);
+	xfrm_register_type(et->orig, et->family);
+	module_put(et->orig->owner);
+	et->orig = NULL;
+}
+
+int espintcp_xfrm_init(void)
+{
+	int err, i;
+
+	for (i = 0; i < ARRAY_SIZE(espintcp_types); i++) {
+		err = espintcp_wrap(&espintcp_types[i]);
+		if (err)
+			goto undo;
+	}
+	return 0;
+undo:
+	while (i--)
+		espintcp_unwrap(&espintcp_types[i]);
+	return err;
+}
+
+void espintcp_xfrm_exit(void)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(espintcp_types); i++)
+		espintcp_unwrap(&espintcp_types[i]);
+}
+
+/*
+ * @skb is one ESP message from the stream, data at the SPI; its network
+ * header is still the IP header of the TCP segment it came in.
+ */
+void espintcp_esp_rcv(struct sock *sk, struct sk_buff *skb)
+{
+	struct net *net = sock_net(sk);
+
+	/*
+	 * ESP decrypts in place: the bytes must be ours alone, not shared
+	 * with TCP's queue or with pages spliced in by a sender.
+	 */
+	if (skb_cloned(skb) || skb_has_frag_list(skb) ||
+	    skb_has_shared_frag(skb)) {
+		struct sk_buff *nskb = skb_copy(skb, GFP_ATOMIC);
+
+		consume_skb(skb);
+		if (!nskb) {
+			espintcp_stat_add(sk, ESPINTCP_RX_DROP_NOMEM, 1);
+			return;
+		}
+		skb = nskb;
+	}
+	skb_reset_transport_header(skb);
+	memset(skb->cb, 0, sizeof(skb->cb));
+
+	rcu_read_lock();
+	skb->dev = dev_get_by_index_rcu(net, skb->skb_iif);
+	if (!skb->dev) {
+		espintcp_stat_add(sk, ESPINTCP_RX_DROP_NODEV, 1);
+		kfree_skb(skb);
+		goto out;
+	}
+
+	local_bh_disable();
+	if (skb->protocol == htons(ETH_P_IPV6)) {
+		IP6CB(skb)->iif = skb->skb_iif;
+		IP6CB(skb)->nhoff = offsetof(struct ipv6hdr, nexthdr);
+		xfrm6_rcv_encap(skb, IPPROTO_ESP, 0, UDP_ENCAP_ESPINUDP);
+	} else {
+		xfrm4_rcv_encap(skb, IPPROTO_ESP, 0, UDP_ENCAP_ESPINUDP);
+	}
+	local_bh_enable();
+out:
+	rcu_read_unlock();
+}

@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Holds an espintcp connection open for xfrm states to use, the way an IKE
+ * daemon would: client in netns cli bound to CPORT, server in netns srv on
+ * SPORT, both with the per-socket policy bypass, "IKETCP" then the ULP.
+ *
+ *   espintcp_peer 4|6 CPORT SPORT [hold]
+ *	print "ready", then keep the connection until stdin closes.
+ *   espintcp_peer 4|6 CPORT SPORT ike INTERVAL_MS COUNT
+ *	also send an IKE request every INTERVAL_MS, COUNT times, have the
+ *	server answer it, and print the round trips: "ike_rtt_us N" lines,
+ *	then "ike_rtt_avg_us A" and "ike_rtt_max_us M".
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/xfrm.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef TCP_ULP
+#define TCP_ULP 31
+#endif
+#ifndef SOL_TCP
+#define SOL_TCP 6
+#endif
+
+static void die(const char *what)
+{
+	perror(what);
+	exit(1);
+}
+
+static void enter(const char *ns)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/var/run/netns/%s", ns);
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || setns(fd, CLONE_NEWNET))
+		die(path);
+	close(fd);
+}
+
+/* what an IKE daemon does so that its own packets are not encrypted */
+static void bypass(int fd, int family)
+{
+	struct xfrm_userpolicy_info pol = {
+		.action = XFRM_POLICY_ALLOW,
+		.sel.family = family,
+	};
+	int level = family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
+	int opt = family == AF_INET ? IP_XFRM_POLICY : IPV6_XFRM_POLICY;
+
+	pol.dir = XFRM_POLICY_OUT;
+	if (setsockopt(fd, level, opt, &pol, sizeof(pol)))
+		die("IP_XFRM_POLICY out");
+	pol.dir = XFRM_POLICY_IN;
+	if (setsockopt(fd, level, opt, &pol, sizeof(pol)))
+		die("IP_XFRM_POLICY in");
+}
+
+static socklen_t mkaddr(int family, const char *ip, int port,
+			struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		inet_pton(AF_INET, ip, &sin->sin_addr);
+		return sizeof(*sin);
+	}
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(port);
+	inet_pton(AF_INET6, ip, &sin6->sin6_addr);
+	return sizeof(*sin6);
+}
+
+static void ulp(int fd)
+{
+	if (setsockopt(fd, SOL_TCP, TCP_ULP, "espintcp", sizeof("espintcp")))
+		die("TCP_ULP");
+}
+
+static long long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+static void wait_in(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	if (poll(&p, 1, 10000) != 1)
+		die("no answer in 10 s");
+}
+
+static void ike_pings(int c, int s, int interval_ms, int count)
+{
+	unsigned char req[256] = { 0 }, buf[512];
+	long long t, rtt, sum = 0, max = 0;
+	int i;
+
+	for (i = 0; i < count; i++) {
+		req[4] = i;
+		t = now_us();
+		if (send(c, req, sizeof(req), 0) != sizeof(req))
+			die("send request");
+		wait_in(s);
+		if (recv(s, buf, sizeof(buf), 0) != sizeof(req))
+			die("recv request");
+		if (send(s, buf, sizeof(req), 0) != sizeof(req))
+			die("send response");
+		wait_in(c);
+		if (recv(c, buf, sizeof(buf), 0) != sizeof(req) || buf[4] != req[4])
+			die("recv response");
+		rtt = now_us() - t;
+		sum += rtt;
+		if (rtt > max)
+			max = rtt;
+		printf("ike_rtt_us %lld\n", rtt);
+		usleep(interval_ms * 1000);
+	}
+	printf("ike_rtt_avg_us %lld\nike_rtt_max_us %lld\n", sum / count, max);
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	int family, cport, sport, l, c, s, one = 1;
+	char pfx[6];
+	socklen_t len;
+
+	if (argc < 4) {
+		fprintf(stderr, "usage: %s 4|6 CPORT SPORT [hold | ike MS N]\n",
+			argv[0]);
+		return 2;
+	}
+	family = atoi(argv[1]) == 6 ? AF_INET6 : AF_INET;
+	cport = atoi(argv[2]);
+	sport = atoi(argv[3]);
+
+	enter("srv");
+	l = socket(family, SOCK_STREAM, 0);
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	bypass(l, family);	/* accepted sockets inherit it */
+	len = mkaddr(family, family == AF_INET ? "10.0.1.2" : "fd00:1::2",
+		     sport, &ss);
+	if (bind(l, (struct sockaddr *)&ss, len) || listen(l, 1))
+		die("server bind/listen");
+
+	enter("cli");
+	c = socket(family, SOCK_STREAM, 0);
+	setsockopt(c, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	bypass(c, family);
+	len = mkaddr(family, family == AF_INET ? "10.0.1.1" : "fd00:1::1",
+		     cport, &ss);
+	if (bind(c, (struct sockaddr *)&ss, len))
+		die("client bind");
+	len = mkaddr(family, family == AF_INET ? "10.0.1.2" : "fd00:1::2",
+		     sport, &ss);
+	if (connect(c, (struct sockaddr *)&ss, len))
+		die("connect");
+	if (send(c, "IKETCP", 6, 0) != 6)
+		die("send IKETCP");
+	ulp(c);
+
+	s = accept(l, NULL, NULL);
+	if (s < 0)
+		die("accept");
+	close(l);
+	if (recv(s, pfx, 6, MSG_WAITALL) != 6 || memcmp(pfx, "IKETCP", 6))
+		die("IKETCP prefix");
+	ulp(s);
+
+	printf("ready\n");
+	fflush(stdout);
+
+	if (argc >= 7 && !strcmp(argv[4], "ike"))
+		ike_pings(c, s, atoi(argv[5]), atoi(argv[6]));
+	else
+		while (read(0, pfx, sizeof(pfx)) > 0)
+			;
+	close(c);
+	close(s);
+	return 0;
+}

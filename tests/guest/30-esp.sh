@@ -1,0 +1,234 @@
+#!/bin/sh
+# ESP through xfrm over the espintcp connection: `ip xfrm state ... encap
+# espintcp` on a stock kernel, IPv4 and IPv6, transport and tunnel mode.
+# The veth filters drop all UDP and ESP (tests/netns.sh), so whatever
+# reaches the other side went inside the TCP connection.
+set -eu
+. /tests/netns.sh
+
+KEY=0x0102030405060708090a0b0c0d0e0f1011121314
+AEAD="aead rfc4106(gcm(aes)) $KEY 128"
+peer_in=/tmp/peer.in
+peer_out=/tmp/peer.out
+
+ctr() { # NS NAME
+	ip netns exec "$1" awk -v k="$2" '$1 == k { print $2 }' /proc/net/espintcp
+}
+leaked() { # packets the UDP/ESP drop filters stopped on egress, both ends
+	_n=0
+	for ns in cli srv; do
+		for f in 1 2 3 4; do
+			_n=$((_n + $(tc_dropped "$ns" egress "$f")))
+		done
+	done
+	echo "$_n"
+}
+
+# peer_start FAMILY CPORT SPORT: an espintcp connection, held open
+peer_start() {
+	rm -f "$peer_in" "$peer_out"
+	mkfifo "$peer_in"
+	/tests/bin/espintcp_peer "$@" < "$peer_in" > "$peer_out" 2>&1 &
+	exec 3> "$peer_in"
+	for _i in $(seq 50); do
+		grep -q ready "$peer_out" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	cat "$peer_out"
+	return 1
+}
+peer_stop() {
+	exec 3>&-
+	wait
+}
+
+# sa NS MODE FAMILY SRC DST SPI SPORT DPORT
+sa() {
+	ip -n "$1" xfrm state add src "$4" dst "$5" proto esp spi "$6" \
+		reqid 1 mode "$2" $AEAD encap espintcp "$7" "$8" 0.0.0.0
+}
+
+# policies NS MODE LOCAL REMOTE OUTER_LOCAL OUTER_REMOTE [SELECTOR...]
+policies() {
+	_ns=$1 _mode=$2 _l=$3 _r=$4 _ol=$5 _or=$6
+	shift 6
+	ip -n "$_ns" xfrm policy add src "$_l" dst "$_r" "$@" dir out \
+		tmpl src "$_ol" dst "$_or" proto esp reqid 1 mode "$_mode"
+	ip -n "$_ns" xfrm policy add src "$_r" dst "$_l" "$@" dir in \
+		tmpl src "$_or" dst "$_ol" proto esp reqid 1 mode "$_mode"
+}
+
+xfrm_flush() {
+	for ns in cli srv; do
+		ip -n "$ns" xfrm policy flush
+		ip -n "$ns" xfrm state flush
+	done
+}
+
+rmmod_wait() { # flushed states die in xfrm's GC, a moment later
+	for _i in $(seq 100); do
+		rmmod espintcp 2>/dev/null && return 0
+		sleep 0.1
+	done
+	rmmod espintcp
+}
+
+# --- the stock kernel, before the module -----------------------------------
+topo_up
+# IKE daemons talk to xfrm over netlink before they set socket policies
+modprobe xfrm_user
+[ -d /sys/module/espintcp ] && rmmod espintcp
+out=$(cli ip xfrm state add src 10.0.1.1 dst 10.0.1.2 proto esp spi 0x10 \
+	mode transport $AEAD encap espintcp 40000 4500 0.0.0.0 2>&1 || true)
+check_eq "without the module: encap espintcp rejected" \
+	"Error: Unsupported encapsulation type for ESP." "$out"
+
+# --- other states are untouched ---------------------------------------------
+modprobe espintcp
+check "plain ESP state" cli ip xfrm state add src 10.0.1.1 dst 10.0.1.2 \
+	proto esp spi 0x20 mode transport $AEAD
+check "ESP-in-UDP state" cli ip xfrm state add src 10.0.1.1 dst 10.0.1.2 \
+	proto esp spi 0x21 mode transport $AEAD encap espinudp 4500 4500 0.0.0.0
+check "AH state" cli ip xfrm state add src 10.0.1.1 dst 10.0.1.2 \
+	proto ah spi 0x22 mode transport auth 'hmac(sha256)' $KEY
+check "IPComp state" cli ip xfrm state add src 10.0.1.1 dst 10.0.1.2 \
+	proto comp spi 0x23 mode transport comp deflate
+check_eq "ESP-in-UDP state keeps its encap" "espinudp 4500 4500" \
+	"$(cli ip xfrm state get src 10.0.1.1 dst 10.0.1.2 proto esp spi 0x21 |
+		sed -n 's/.*encap type \([a-z]*\) sport \([0-9]*\) dport \([0-9]*\).*/\1 \2 \3/p')"
+check_eq "no TCP states counted" 0 "$(ctr cli tcp_states)"
+check "other states do not pin the module: rmmod" rmmod espintcp
+check_eq "the four states outlive the module" 4 \
+	"$(cli ip xfrm state | grep -c '^src')"
+xfrm_flush
+
+# --- ESP over TCP, each family and mode --------------------------------------
+run=0
+for fam in 4 6; do
+	for mode in transport tunnel; do
+		run=$((run + 1))
+		t="IPv$fam $mode"
+		cport=$((40000 + run)) sport=$((4500 + run))
+		if [ "$fam" = 4 ]; then
+			c=10.0.1.1 s=10.0.1.2 ic=10.9.1.1 is=10.9.2.1 ping=ping
+			sel="proto icmp" plen=32
+		else
+			c=fd00:1::1 s=fd00:1::2 ic=fd09:1::1 is=fd09:2::1 ping=ping6
+			sel="proto ipv6-icmp" plen=128
+		fi
+
+		modprobe espintcp
+		if peer_start "$fam" "$cport" "$sport"; then
+			ok "$t: espintcp connection"
+		else
+			not_ok "$t: espintcp connection"
+		fi
+		for ns in cli srv; do
+			sa "$ns" "$mode" "$fam" "$c" "$s" "0x$run""01" "$cport" "$sport"
+			sa "$ns" "$mode" "$fam" "$s" "$c" "0x$run""02" "$sport" "$cport"
+		done
+		check_eq "$t: both states are TCP states" "2 2" \
+			"$(ctr cli tcp_states) $(ctr srv tcp_states)"
+
+		if [ "$mode" = transport ]; then
+			policies cli transport "$c" "$s" "$c" "$s" $sel
+			policies srv transport "$s" "$c" "$s" "$c" $sel
+			dst=$s src=$c
+		else
+			cli ip addr add "$ic/$plen" dev lo
+			srv ip addr add "$is/$plen" dev lo
+			cli ip route add "$is/$plen" via "$s" src "$ic"
+			srv ip route add "$ic/$plen" via "$c" src "$is"
+			policies cli tunnel "$ic" "$is" "$c" "$s"
+			policies srv tunnel "$is" "$ic" "$s" "$c"
+			dst=$is src=$ic
+		fi
+
+		tx0=$(ctr cli esp_tx_msgs) rx0=$(ctr srv esp_rx_msgs)
+		btx0=$(ctr srv esp_tx_msgs) brx0=$(ctr cli esp_rx_msgs)
+		check "$t: 5 pings through the tunnel" \
+			cli "$ping" -c 5 -i 0.2 -W 2 -I "$src" "$dst"
+		check_eq "$t: 5 requests as ESP frames, cli -> srv" "5 5" \
+			"$(($(ctr cli esp_tx_msgs) - tx0)) $(($(ctr srv esp_rx_msgs) - rx0))"
+		check_eq "$t: 5 replies as ESP frames, srv -> cli" "5 5" \
+			"$(($(ctr srv esp_tx_msgs) - btx0)) $(($(ctr cli esp_rx_msgs) - brx0))"
+
+		if [ "$mode" = tunnel ]; then
+			head -c 307200 /dev/urandom > /tmp/blob
+			# the listener quits when its stdin ends: hold it open
+			rm -f /tmp/hold
+			mkfifo /tmp/hold
+			srv sh -c "nc -l -p 5001 < /tmp/hold > /tmp/blob.tcp" &
+			exec 4> /tmp/hold
+			sleep 0.5
+			cli nc "$dst" 5001 < /tmp/blob || true
+			wait $!
+			exec 4>&-
+			check_eq "$t: 300 KiB over TCP through the tunnel, intact" \
+				"$(md5sum < /tmp/blob)" "$(md5sum < /tmp/blob.tcp)"
+			# UDP probes to a closed port of srv. Decapsulated packets
+			# enter again through veth0, where srv's ingress UDP filter
+			# would drop them: lift it; cli's egress filter still drops
+			# any UDP that would leave cli outside the tunnel.
+			if [ "$fam" = 4 ]; then
+				tr=traceroute f=1
+				noports() { srv awk '/^Udp: [0-9]/ { print $3 }' /proc/net/snmp; }
+			else
+				tr=traceroute6 f=3
+				noports() { srv awk '$1 == "Udp6NoPorts" { print $2 }' /proc/net/snmp6; }
+			fi
+			topo_undrop srv ingress "$f"
+			u0=$(ctr cli esp_tx_msgs) n0=$(noports)
+			cli "$tr" -n -m 1 -q 3 -w 1 -s "$src" "$dst" >/dev/null 2>&1 || true
+			check_eq "$t: 3 UDP datagrams through the tunnel" 3 \
+				"$(($(noports) - n0))"
+			check_eq "$t: the 3 UDP probes left as 3 ESP frames" 3 \
+				"$(($(ctr cli esp_tx_msgs) - u0))"
+			check_eq "$t: ESP frames out of cli = into srv" \
+				"$(($(ctr cli esp_tx_msgs) - tx0))" \
+				"$(($(ctr srv esp_rx_msgs) - rx0))"
+		fi
+		check_eq "$t: no UDP or ESP reached the wire" 0 "$(leaked)"
+
+		# without the TCP connection, ESP is dropped, not sent as UDP
+		peer_stop
+		d0=$(ctr cli tx_drop_nosock)
+		cli "$ping" -c 2 -i 0.2 -W 1 -I "$src" "$dst" >/dev/null 2>&1 || true
+		check_eq "$t: no connection: 2 frames dropped and counted" 2 \
+			"$(($(ctr cli tx_drop_nosock) - d0))"
+		check_eq "$t: still nothing on the wire" 0 "$(leaked)"
+
+		check "$t: rmmod refused while TCP states exist" \
+			sh -c '! rmmod espintcp 2>/dev/null'
+		xfrm_flush
+		if [ "$mode" = tunnel ]; then
+			cli ip addr del "$ic/$plen" dev lo
+			srv ip addr del "$is/$plen" dev lo
+		fi
+		check "$t: rmmod once the states are flushed" rmmod_wait
+	done
+done
+
+out=$(cli ip xfrm state add src 10.0.1.1 dst 10.0.1.2 proto esp spi 0x10 \
+	mode transport $AEAD encap espintcp 40000 4500 0.0.0.0 2>&1 || true)
+check_eq "after rmmod: encap espintcp rejected again" \
+	"Error: Unsupported encapsulation type for ESP." "$out"
+check "after rmmod: plain ESP states still work" cli ip xfrm state add \
+	src 10.0.1.1 dst 10.0.1.2 proto esp spi 0x11 mode transport $AEAD
+xfrm_flush
+
+# --- netns deleted under traffic ---------------------------------------------
+modprobe espintcp
+peer_start 4 40100 4600
+for ns in cli srv; do
+	sa "$ns" transport 4 10.0.1.1 10.0.1.2 0x901 40100 4600
+	sa "$ns" transport 4 10.0.1.2 10.0.1.1 0x902 4600 40100
+done
+policies cli transport 10.0.1.1 10.0.1.2 10.0.1.1 10.0.1.2 proto icmp
+policies srv transport 10.0.1.2 10.0.1.1 10.0.1.2 10.0.1.1 proto icmp
+cli ping -c 300 -i 0.01 10.0.1.2 >/dev/null 2>&1 &
+sleep 1
+topo_down
+peer_stop
+check "netns deleted under traffic: module released, rmmod" rmmod_wait
+exit 0
