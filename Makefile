@@ -4,6 +4,7 @@
 # make tests                               build the guest test programs
 # make check                               the test suite, every kernel, in QEMU
 # make run                                 the demo: 6.1 in QEMU, IKE over TCP
+# make bench                               IKE latency under ESP load, 6.1
 # make lint                                checkpatch --strict and sparse
 
 KVER ?= $(shell uname -r)
@@ -39,10 +40,13 @@ check:
 run:
 	tests/qemu/run.sh
 
+bench:
+	tests/qemu/run.sh bench
+
 lint:
 	scripts/lint.sh
 
 clean:
 	rm -rf build
 
-.PHONY: all module tests check run lint clean
+.PHONY: all module tests check run bench lint clean

@@ -103,6 +103,7 @@ struct espintcp_sock *espintcp_sk_rcu(const struct sock *sk);
 int espintcp_xfrm_init(void);
 void espintcp_xfrm_exit(void);
 bool espintcp_is_tcp_state(const struct xfrm_state *x);
+int espintcp_states_show(struct seq_file *seq, void *v);
 void espintcp_esp_rcv(struct sock *sk, struct sk_buff *skb);
 
 /* output.c: ESP from xfrm diverted into the TCP connection */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Per-netns counters, one "name value" line each in /proc/net/espintcp,
- * and the per-netns setup that goes with them.
+ * and the per-netns setup that goes with them (/proc/net/espintcp_states,
+ * the output hooks).
  */
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
@@ -76,16 +77,26 @@ static int __net_init espintcp_net_init(struct net *net)
 	if (!proc_create_net_single("espintcp", 0444, net->proc_net,
 				    espintcp_stats_show, NULL))
 		return -ENOMEM;
+	if (!proc_create_net_single("espintcp_states", 0444, net->proc_net,
+				    espintcp_states_show, NULL)) {
+		err = -ENOMEM;
+		goto out_stats;
+	}
 
 	err = espintcp_output_net_init(net);
-	if (err)
-		remove_proc_entry("espintcp", net->proc_net);
+	if (!err)
+		return 0;
+
+	remove_proc_entry("espintcp_states", net->proc_net);
+out_stats:
+	remove_proc_entry("espintcp", net->proc_net);
 	return err;
 }
 
 static void __net_exit espintcp_net_exit(struct net *net)
 {
 	espintcp_output_net_exit(net);
+	remove_proc_entry("espintcp_states", net->proc_net);
 	remove_proc_entry("espintcp", net->proc_net);
 }
 

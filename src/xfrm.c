@@ -13,6 +13,7 @@
  * state gets the original type back and does not depend on the module.
  */
 #include <linux/module.h>
+#include <linux/seq_file.h>
 #include <linux/udp.h>
 #include <net/ip.h>
 #include <net/ipv6.h>
@@ -150,6 +151,34 @@ void espintcp_xfrm_exit(void)
 
 	for (i = 0; i < ARRAY_SIZE(espintcp_types); i++)
 		espintcp_unwrap(&espintcp_types[i]);
+}
+
+static int espintcp_state_show(struct xfrm_state *x, int count, void *ptr)
+{
+	struct seq_file *seq = ptr;
+
+	if (!espintcp_is_tcp_state(x))
+		return 0;
+	if (x->props.family == AF_INET6)
+		seq_printf(seq, "%pI6c %pI6c", &x->props.saddr.in6,
+			   &x->id.daddr.in6);
+	else
+		seq_printf(seq, "%pI4 %pI4", &x->props.saddr.a4, &x->id.daddr.a4);
+	seq_printf(seq, " 0x%08x %u %u\n", ntohl(x->id.spi),
+		   ntohs(x->encap->encap_sport), ntohs(x->encap->encap_dport));
+	return 0;
+}
+
+/* /proc/net/espintcp_states: "src dst spi sport dport", one TCP state each */
+int espintcp_states_show(struct seq_file *seq, void *v)
+{
+	struct net *net = seq_file_single_net(seq);
+	struct xfrm_state_walk walk;
+
+	xfrm_state_walk_init(&walk, IPPROTO_ESP, NULL);
+	xfrm_state_walk(net, &walk, espintcp_state_show, seq);
+	xfrm_state_walk_done(&walk, net);
+	return 0;
 }
 
 /*

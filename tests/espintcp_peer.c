@@ -10,6 +10,11 @@
  *	also send an IKE request every INTERVAL_MS, COUNT times, have the
  *	server answer it, and print the round trips: "ike_rtt_us N" lines,
  *	then "ike_rtt_avg_us A" and "ike_rtt_max_us M".
+ *
+ * Environment: PEER_CLI_NS, PEER_SRV_NS (netns names, default cli, srv),
+ * PEER_CADDR, PEER_SADDR (client and server addresses, default the
+ * tests/netns.sh ones). After "ready" comes "accepted ADDR PORT": the
+ * client as the server sees it, after any NAT.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -36,6 +41,13 @@ static void die(const char *what)
 {
 	perror(what);
 	exit(1);
+}
+
+static const char *env(const char *name, const char *def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : def;
 }
 
 static void enter(const char *ns)
@@ -141,10 +153,11 @@ static void ike_pings(int c, int s, int interval_ms, int count)
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss, peer;
 	int family, cport, sport, l, c, s, one = 1;
-	char pfx[6];
-	socklen_t len;
+	const char *caddr, *saddr;
+	char pfx[6], ip[64];
+	socklen_t len, plen = sizeof(peer);
 
 	if (argc < 4) {
 		fprintf(stderr, "usage: %s 4|6 CPORT SPORT [hold | ike MS N]\n",
@@ -154,33 +167,32 @@ int main(int argc, char **argv)
 	family = atoi(argv[1]) == 6 ? AF_INET6 : AF_INET;
 	cport = atoi(argv[2]);
 	sport = atoi(argv[3]);
+	caddr = env("PEER_CADDR", family == AF_INET ? "10.0.1.1" : "fd00:1::1");
+	saddr = env("PEER_SADDR", family == AF_INET ? "10.0.1.2" : "fd00:1::2");
 
-	enter("srv");
+	enter(env("PEER_SRV_NS", "srv"));
 	l = socket(family, SOCK_STREAM, 0);
 	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	bypass(l, family);	/* accepted sockets inherit it */
-	len = mkaddr(family, family == AF_INET ? "10.0.1.2" : "fd00:1::2",
-		     sport, &ss);
+	len = mkaddr(family, saddr, sport, &ss);
 	if (bind(l, (struct sockaddr *)&ss, len) || listen(l, 1))
 		die("server bind/listen");
 
-	enter("cli");
+	enter(env("PEER_CLI_NS", "cli"));
 	c = socket(family, SOCK_STREAM, 0);
 	setsockopt(c, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	bypass(c, family);
-	len = mkaddr(family, family == AF_INET ? "10.0.1.1" : "fd00:1::1",
-		     cport, &ss);
+	len = mkaddr(family, caddr, cport, &ss);
 	if (bind(c, (struct sockaddr *)&ss, len))
 		die("client bind");
-	len = mkaddr(family, family == AF_INET ? "10.0.1.2" : "fd00:1::2",
-		     sport, &ss);
+	len = mkaddr(family, saddr, sport, &ss);
 	if (connect(c, (struct sockaddr *)&ss, len))
 		die("connect");
 	if (send(c, "IKETCP", 6, 0) != 6)
 		die("send IKETCP");
 	ulp(c);
 
-	s = accept(l, NULL, NULL);
+	s = accept(l, (struct sockaddr *)&peer, &plen);
 	if (s < 0)
 		die("accept");
 	close(l);
@@ -188,7 +200,14 @@ int main(int argc, char **argv)
 		die("IKETCP prefix");
 	ulp(s);
 
-	printf("ready\n");
+	if (family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&peer)->sin_addr, ip,
+			  sizeof(ip));
+	else
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&peer)->sin6_addr,
+			  ip, sizeof(ip));
+	printf("ready\naccepted %s %d\n", ip,
+	       ntohs(((struct sockaddr_in *)&peer)->sin_port));
 	fflush(stdout);
 
 	if (argc >= 7 && !strcmp(argv[4], "ike"))

@@ -129,6 +129,9 @@ for fam in 4 6; do
 		done
 		check_eq "$t: both states are TCP states" "2 2" \
 			"$(ctr cli tcp_states) $(ctr srv tcp_states)"
+		check_eq "$t: /proc/net/espintcp_states lists them" \
+			"$s $c 0x00000${run}02 $sport $cport|$c $s 0x00000${run}01 $cport $sport" \
+			"$(cli cat /proc/net/espintcp_states | sort -r | tr '\n' '|' | sed 's/|$//')"
 
 		if [ "$mode" = transport ]; then
 			policies cli transport "$c" "$s" "$c" "$s" $sel

@@ -1,7 +1,8 @@
 #!/bin/bash
 # make run: boot the first kernel of scripts/.matrix (Debian's 6.1) and run
 # the IKE-over-TCP demo (tests/guest/demo.sh) instead of the tests; its
-# output is streamed live. The kernel console goes to build/qemu/KVER/console.log.
+# output is streamed live. "run.sh bench" (make bench) runs
+# tests/guest/bench.sh instead. The kernel console goes to build/qemu/KVER/console.log.
 # Environment knobs: see tests/qemu/lib.sh.
 set -eu
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -18,7 +19,7 @@ done=0
 while IFS= read -r line; do
 	if [ "$line" = "# guest-done" ]; then done=1; continue; fi
 	printf '%s\n' "$line"
-done < <(boot "$k" "$initrd" demo "$dir/console.log")
+done < <(boot "$k" "$initrd" "${1:-demo}" "$dir/console.log")
 if [ "$done" != 1 ]; then
 	say "run: the guest did not finish; last 50 lines of $dir/console.log:"
 	tail -n 50 "$dir/console.log" >&2

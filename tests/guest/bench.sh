@@ -1,0 +1,84 @@
+#!/bin/sh
+# make bench: IKE latency while ESP saturates a slow link.
+#
+# Both veth ends shaped to 10 Mbit/s (tbf, burst 32kbit, latency 100ms); a
+# tunnel-mode ESP-over-TCP SA between cli and srv; iperf3 pushes TCP through
+# the tunnel while, every 100 ms, an IKE request/response crosses the
+# espintcp socket, a ping crosses the link outside the tunnel (the baseline:
+# it queues in the same tbf) and a ping crosses the tunnel (what the flows
+# inside see). The same run is made twice: with the module's ESP bounds
+# (default) and with them lifted, which is how upstream behaves (ESP fills
+# the socket's send queue ahead of IKE).
+set -eu
+. /tests/netns.sh
+
+KEY=0x0102030405060708090a0b0c0d0e0f1011121314
+SECS=${BENCH_SECS:-12}
+COUNT=$((SECS * 10 - 20))
+
+avg() { sed -n 's|.*min/avg/max = [0-9.]*/\([0-9.]*\)/.*|\1|p' "$1"; }
+max() { sed -n 's|.*min/avg/max = [0-9.]*/[0-9.]*/\([0-9.]*\).*|\1|p' "$1"; }
+us2ms() { awk -v v="$1" 'BEGIN { printf "%.1f", v / 1000 }'; }
+
+tunnel() { # CPORT SPORT
+	for ns in cli srv; do
+		ip -n "$ns" xfrm state add src 10.0.1.1 dst 10.0.1.2 proto esp \
+			spi 0x501 reqid 5 mode tunnel aead 'rfc4106(gcm(aes))' $KEY 128 \
+			encap espintcp "$1" "$2" 0.0.0.0
+		ip -n "$ns" xfrm state add src 10.0.1.2 dst 10.0.1.1 proto esp \
+			spi 0x502 reqid 5 mode tunnel aead 'rfc4106(gcm(aes))' $KEY 128 \
+			encap espintcp "$2" "$1" 0.0.0.0
+	done
+	cli ip xfrm policy add src 10.9.1.1 dst 10.9.2.1 dir out \
+		tmpl src 10.0.1.1 dst 10.0.1.2 proto esp reqid 5 mode tunnel
+	cli ip xfrm policy add src 10.9.2.1 dst 10.9.1.1 dir in \
+		tmpl src 10.0.1.2 dst 10.0.1.1 proto esp reqid 5 mode tunnel
+	srv ip xfrm policy add src 10.9.2.1 dst 10.9.1.1 dir out \
+		tmpl src 10.0.1.2 dst 10.0.1.1 proto esp reqid 5 mode tunnel
+	srv ip xfrm policy add src 10.9.1.1 dst 10.9.2.1 dir in \
+		tmpl src 10.0.1.1 dst 10.0.1.2 proto esp reqid 5 mode tunnel
+}
+
+# one_run NAME CPORT SPORT: prints a table row
+one_run() {
+	topo_up
+	topo_shape 10mbit
+	cli ip addr add 10.9.1.1/32 dev lo
+	srv ip addr add 10.9.2.1/32 dev lo
+	cli ip route add 10.9.2.1/32 via 10.0.1.2 src 10.9.1.1
+	srv ip route add 10.9.1.1/32 via 10.0.1.1 src 10.9.2.1
+
+	srv iperf3 -s -1 -B 10.9.2.1 >/dev/null 2>&1 &
+	/tests/bin/espintcp_peer 4 "$2" "$3" ike 100 "$COUNT" > /tmp/ike.out 2>&1 &
+	ike=$!
+	sleep 1
+	tunnel "$2" "$3"
+	cli iperf3 -c 10.9.2.1 -B 10.9.1.1 -t "$SECS" -f m > /tmp/iperf.out 2>&1 &
+	sleep 1
+	cli ping -c "$COUNT" -i 0.1 10.0.1.2 > /tmp/outer.out 2>&1 &
+	cli ping -c "$COUNT" -i 0.1 -I 10.9.1.1 10.9.2.1 > /tmp/inner.out 2>&1 &
+	wait
+	rate=$(sed -n 's/.* \([0-9.]*\) Mbits\/sec.*receiver.*/\1/p' /tmp/iperf.out)
+	printf '%-22s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n' "$1" \
+		"$(us2ms "$(sed -n 's/^ike_rtt_avg_us //p' /tmp/ike.out)")" \
+		"$(us2ms "$(sed -n 's/^ike_rtt_max_us //p' /tmp/ike.out)")" \
+		"$(avg /tmp/outer.out)" "$(max /tmp/outer.out)" \
+		"$(avg /tmp/inner.out)" "$(max /tmp/inner.out)" \
+		"${rate:-?}" \
+		"$(ip netns exec cli awk '$1 == "tx_drop_queue_full" { print $2 }' /proc/net/espintcp)" \
+		"$(awk -v a="$(sed -n 's/^ike_rtt_avg_us //p' /tmp/ike.out)" -v b="$(avg /tmp/outer.out)" \
+			'BEGIN { printf "%.1f", a / 1000 - b }')"
+	cli ip xfrm policy flush; cli ip xfrm state flush
+	srv ip xfrm policy flush; srv ip xfrm state flush
+	topo_down
+}
+
+modprobe espintcp
+echo "# IKE round trip vs. outer ping during a bulk transfer through the tunnel,"
+echo "# 10 Mbit/s tbf on both veth ends, ${SECS}s, one sample per 100 ms (ms)"
+printf '%-22s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n' "# configuration" \
+	ike_avg ike_max ping_avg ping_max in_avg in_max mbit/s esp_drop ike-ping
+one_run "bounded (default)" 40001 4501
+sleep 2
+echo 0 > /sys/module/espintcp/parameters/esp_notsent_bytes
+one_run "unbounded (upstream)" 40002 4502
