@@ -125,6 +125,8 @@ int espintcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 		     int flags, int *addr_len);
 
 /* tx.c */
+int espintcp_tx_wq_init(void);
+void espintcp_tx_wq_exit(void);
 void espintcp_tx_init(struct espintcp_sock *esk);
 void espintcp_tx_esp(struct espintcp_sock *esk, struct sk_buff *skb);
 void espintcp_tx_stop(struct espintcp_sock *esk);

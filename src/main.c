@@ -12,9 +12,13 @@ static int __init espintcp_init(void)
 {
 	int err;
 
-	err = espintcp_stats_init();
+	err = espintcp_tx_wq_init();
 	if (err)
 		return err;
+
+	err = espintcp_stats_init();
+	if (err)
+		goto out_wq;
 
 	err = espintcp_ulp_init();
 	if (err == -EEXIST) {
@@ -34,6 +38,8 @@ out_ulp:
 	espintcp_ulp_exit();
 out_stats:
 	espintcp_stats_exit();
+out_wq:
+	espintcp_tx_wq_exit();
 	return err;
 }
 
@@ -42,6 +48,7 @@ static void __exit espintcp_exit(void)
 	espintcp_xfrm_exit();
 	espintcp_ulp_exit();
 	espintcp_stats_exit();
+	espintcp_tx_wq_exit();
 }
 
 module_init(espintcp_init);

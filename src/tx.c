@@ -19,6 +19,9 @@
 
 #include "espintcp.h"
 
+/* ESP waits for this work: a high-priority queue keeps that short */
+static struct workqueue_struct *espintcp_tx_wq;
+
 static unsigned int esp_queue_bytes = 64 * 1024;
 module_param(esp_queue_bytes, uint, 0644);
 MODULE_PARM_DESC(esp_queue_bytes,
@@ -184,7 +187,7 @@ void espintcp_write_space(struct sock *sk)
 	struct espintcp_sock *esk = espintcp_sk(sk);
 
 	if (READ_ONCE(esk->tx_skb) || !skb_queue_empty_lockless(&esk->esp_queue))
-		schedule_work(&esk->tx_work);
+		queue_work(espintcp_tx_wq, &esk->tx_work);
 	esk->saved_write_space(sk);
 }
 
@@ -199,7 +202,7 @@ void espintcp_tx_esp(struct espintcp_sock *esk, struct sk_buff *skb)
 		__skb_queue_tail(&esk->esp_queue, skb);
 		esk->esp_queued += skb->len;
 		queued = true;
-		schedule_work(&esk->tx_work);
+		queue_work(espintcp_tx_wq, &esk->tx_work);
 	}
 	spin_unlock_bh(&esk->esp_queue.lock);
 
@@ -288,6 +291,17 @@ int espintcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 
 	kfree_skb(skb);
 	return err ?: size;
+}
+
+int espintcp_tx_wq_init(void)
+{
+	espintcp_tx_wq = alloc_workqueue("espintcp_tx", WQ_HIGHPRI, 0);
+	return espintcp_tx_wq ? 0 : -ENOMEM;
+}
+
+void espintcp_tx_wq_exit(void)
+{
+	destroy_workqueue(espintcp_tx_wq);
 }
 
 void espintcp_tx_init(struct espintcp_sock *esk)

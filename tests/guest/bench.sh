@@ -48,17 +48,20 @@ one_run() {
 	cli ip route add 10.9.2.1/32 via 10.0.1.2 src 10.9.1.1
 	srv ip route add 10.9.1.1/32 via 10.0.1.1 src 10.9.2.1
 
-	srv iperf3 -s -1 -B 10.9.2.1 >/dev/null 2>&1 &
+	# every piece is bounded in time: a broken tunnel must not hang the run
+	srv timeout $((SECS + 20)) iperf3 -s -1 -B 10.9.2.1 >/dev/null 2>&1 &
 	/tests/bin/espintcp_peer 4 "$2" "$3" ike 100 "$COUNT" > /tmp/ike.out 2>&1 &
 	ike=$!
 	sleep 1
 	tunnel "$2" "$3"
-	cli iperf3 -c 10.9.2.1 -B 10.9.1.1 -t "$SECS" -f m > /tmp/iperf.out 2>&1 &
+	cli timeout $((SECS + 15)) iperf3 -c 10.9.2.1 -B 10.9.1.1 -t "$SECS" -f m \
+		> /tmp/iperf.out 2>&1 &
 	sleep 1
 	cli ping -c "$COUNT" -i 0.1 10.0.1.2 > /tmp/outer.out 2>&1 &
 	cli ping -c "$COUNT" -i 0.1 -I 10.9.1.1 10.9.2.1 > /tmp/inner.out 2>&1 &
 	wait
-	rate=$(sed -n 's/.* \([0-9.]*\) Mbits\/sec.*receiver.*/\1/p' /tmp/iperf.out)
+	[ -n "${BENCH_DEBUG:-}" ] && tail -n 5 /tmp/ike.out /tmp/iperf.out /tmp/outer.out /tmp/inner.out
+	rate=$(sed -n 's/.* \([0-9.]*\) Mbits\/sec.*sender.*/\1/p' /tmp/iperf.out)
 	printf '%-22s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n' "$1" \
 		"$(us2ms "$(sed -n 's/^ike_rtt_avg_us //p' /tmp/ike.out)")" \
 		"$(us2ms "$(sed -n 's/^ike_rtt_max_us //p' /tmp/ike.out)")" \
@@ -73,9 +76,11 @@ one_run() {
 	topo_down
 }
 
+modprobe xfrm_user	# before any socket policy, as with an IKE daemon
 modprobe espintcp
 echo "# IKE round trip vs. outer ping during a bulk transfer through the tunnel,"
-echo "# 10 Mbit/s tbf on both veth ends, ${SECS}s, one sample per 100 ms (ms)"
+echo "# 10 Mbit/s tbf on both veth ends, ${SECS}s, one sample per 100 ms (ms);"
+echo "# in_*: ping inside the tunnel; mbit/s: iperf3 sender; ike-ping: the difference of averages"
 printf '%-22s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n' "# configuration" \
 	ike_avg ike_max ping_avg ping_max in_avg in_max mbit/s esp_drop ike-ping
 one_run "bounded (default)" 40001 4501
