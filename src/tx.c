@@ -194,11 +194,13 @@ void espintcp_write_space(struct sock *sk)
 /* an ESP frame from output.c, to go out when its turn comes */
 void espintcp_tx_esp(struct espintcp_sock *esk, struct sk_buff *skb)
 {
+	enum espintcp_stat why = ESPINTCP_TX_DROP_QUEUE_FULL;
 	bool queued = false;
 
 	spin_lock_bh(&esk->esp_queue.lock);
-	if (!esk->closed &&
-	    esk->esp_queued + skb->len <= READ_ONCE(esp_queue_bytes)) {
+	if (esk->closed) {
+		why = ESPINTCP_TX_DROP_NOSOCK;
+	} else if (esk->esp_queued + skb->len <= READ_ONCE(esp_queue_bytes)) {
 		__skb_queue_tail(&esk->esp_queue, skb);
 		esk->esp_queued += skb->len;
 		queued = true;
@@ -207,7 +209,7 @@ void espintcp_tx_esp(struct espintcp_sock *esk, struct sk_buff *skb)
 	spin_unlock_bh(&esk->esp_queue.lock);
 
 	if (!queued) {
-		espintcp_stat_add(esk->sk, ESPINTCP_TX_DROP_QUEUE_FULL, 1);
+		espintcp_stat_add(esk->sk, why, 1);
 		kfree_skb(skb);
 	}
 }
