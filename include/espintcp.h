@@ -11,7 +11,7 @@
 #define _ESPINTCP_H
 
 #include <linux/skbuff.h>
-#include <linux/workqueue.h>
+#include <linux/interrupt.h>
 #include <net/inet_connection_sock.h>
 #include <net/sock.h>
 #include <net/strparser.h>
@@ -49,7 +49,8 @@ struct espintcp_sock {
 	bool tx_esp;
 	/* IKE senders waiting for the slot: ESP does not take it from them */
 	unsigned int ike_waiting;
-	struct work_struct tx_work;
+	bool tx_busy;
+	struct tasklet_struct tx_tasklet;
 
 	struct proto *base_prot;
 	const struct proto_ops *base_ops;
@@ -125,12 +126,11 @@ int espintcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 		     int flags, int *addr_len);
 
 /* tx.c */
-int espintcp_tx_wq_init(void);
-void espintcp_tx_wq_exit(void);
 void espintcp_tx_init(struct espintcp_sock *esk);
 void espintcp_tx_esp(struct espintcp_sock *esk, struct sk_buff *skb);
 void espintcp_tx_stop(struct espintcp_sock *esk);
 void espintcp_write_space(struct sock *sk);
+void espintcp_release_cb(struct sock *sk);
 bool espintcp_tx_idle(const struct espintcp_sock *esk);
 int espintcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size);
 

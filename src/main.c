@@ -12,13 +12,9 @@ static int __init espintcp_init(void)
 {
 	int err;
 
-	err = espintcp_tx_wq_init();
-	if (err)
-		return err;
-
 	err = espintcp_stats_init();
 	if (err)
-		goto out_wq;
+		return err;
 
 	err = espintcp_ulp_init();
 	if (err == -EEXIST) {
@@ -38,8 +34,6 @@ out_ulp:
 	espintcp_ulp_exit();
 out_stats:
 	espintcp_stats_exit();
-out_wq:
-	espintcp_tx_wq_exit();
 	return err;
 }
 
@@ -48,7 +42,6 @@ static void __exit espintcp_exit(void)
 	espintcp_xfrm_exit();
 	espintcp_ulp_exit();
 	espintcp_stats_exit();
-	espintcp_tx_wq_exit();
 }
 
 module_init(espintcp_init);

@@ -4,7 +4,10 @@
  * through a single slot: a message TCP takes only in part stays in the
  * slot, and nothing else enters TCP until its last byte is in. TCP is only
  * ever asked not to block, so the socket lock is never dropped half-way
- * through a message; room freed by ACKs is used from a work item.
+ * through a message. Whoever holds the socket lock pushes: sendmsg, TCP's
+ * write_space when it sent or freed something, the owner's release_sock,
+ * and a tasklet for ESP arriving from xfrm while nobody holds it. Pushes
+ * can happen in softirq context, so TCP allocates atomically here.
  *
  * IKE must not wait behind ESP. An IKE sender gets the slot as soon as the
  * message in it is done, ahead of any queued ESP; and ESP enters TCP only
@@ -18,9 +21,6 @@
 #include <net/tcp.h>
 
 #include "espintcp.h"
-
-/* ESP waits for this work: a high-priority queue keeps that short */
-static struct workqueue_struct *espintcp_tx_wq;
 
 static unsigned int esp_queue_bytes = 64 * 1024;
 module_param(esp_queue_bytes, uint, 0644);
@@ -99,6 +99,14 @@ static void espintcp_tx_done(struct sock *sk, struct sk_buff *skb, bool esp)
 	consume_skb(skb);
 }
 
+static bool espintcp_tx_dead(const struct sock *sk)
+{
+	return READ_ONCE(sk->sk_err) ||
+	       (READ_ONCE(sk->sk_shutdown) & SEND_SHUTDOWN) ||
+	       !((1 << READ_ONCE(sk->sk_state)) &
+		 (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT));
+}
+
 static bool espintcp_tcp_backlogged(struct sock *sk)
 {
 	const struct tcp_sock *tp = tcp_sk(sk);
@@ -136,14 +144,20 @@ static bool espintcp_tx_next_esp(struct sock *sk, struct espintcp_sock *esk)
 
 /*
  * Write as much as TCP takes now: the slot, then queued ESP. Called with
- * the socket lock owned. Returns 0 once the slot is empty, -EAGAIN while
- * TCP is full.
+ * the socket lock held, owned or in softirq. Returns 0 once the slot is
+ * empty, -EAGAIN while TCP is full.
  */
-static int espintcp_tx_push(struct sock *sk)
+static int __espintcp_tx_push(struct sock *sk, struct espintcp_sock *esk)
 {
-	struct espintcp_sock *esk = espintcp_sk(sk);
 	struct sk_buff *skb;
 	int ret;
+
+	/*
+	 * TCP would answer EPIPE with a SIGPIPE to whatever task is current,
+	 * which in softirq is anybody: do not ask it.
+	 */
+	if (espintcp_tx_dead(sk))
+		return -EPIPE;
 
 	while ((skb = esk->tx_skb) || espintcp_tx_next_esp(sk, esk)) {
 		skb = esk->tx_skb;
@@ -170,25 +184,59 @@ static int espintcp_tx_push(struct sock *sk)
 	return 0;
 }
 
-static void espintcp_tx_work(struct work_struct *work)
+static int espintcp_tx_push(struct sock *sk)
 {
-	struct espintcp_sock *esk = container_of(work, struct espintcp_sock,
-						 tx_work);
-	struct sock *sk = esk->sk;
+	struct espintcp_sock *esk = espintcp_sk(sk);
+	int ret;
 
-	lock_sock(sk);
-	espintcp_tx_push(sk);
-	release_sock(sk);
+	/* TCP calls write_space from inside the send: the outer push goes on */
+	if (esk->tx_busy)
+		return -EAGAIN;
+	esk->tx_busy = true;
+	ret = __espintcp_tx_push(sk, esk);
+	esk->tx_busy = false;
+	return ret;
 }
 
-/* TCP sent or freed something: go on with what waits in front of it */
+static bool espintcp_tx_pending(const struct espintcp_sock *esk)
+{
+	return READ_ONCE(esk->tx_skb) ||
+	       !skb_queue_empty_lockless(&esk->esp_queue);
+}
+
+/* with the lock held, by TCP as it sends or frees: go on with the rest */
 void espintcp_write_space(struct sock *sk)
 {
 	struct espintcp_sock *esk = espintcp_sk(sk);
 
-	if (READ_ONCE(esk->tx_skb) || !skb_queue_empty_lockless(&esk->esp_queue))
-		queue_work(espintcp_tx_wq, &esk->tx_work);
+	/*
+	 * First: sk_stream_write_space() clears SOCK_NOSPACE, which a push
+	 * that has to stop sets again to be called back.
+	 */
 	esk->saved_write_space(sk);
+	if (espintcp_tx_pending(esk))
+		espintcp_tx_push(sk);
+}
+
+/* the owner is letting go of the lock: what came meanwhile goes now */
+void espintcp_release_cb(struct sock *sk)
+{
+	struct espintcp_sock *esk = espintcp_sk(sk);
+
+	esk->base_prot->release_cb(sk);
+	if (espintcp_tx_pending(esk))
+		espintcp_tx_push(sk);
+}
+
+static void espintcp_tx_tasklet(struct tasklet_struct *t)
+{
+	struct espintcp_sock *esk = from_tasklet(esk, t, tx_tasklet);
+	struct sock *sk = esk->sk;
+
+	bh_lock_sock(sk);
+	if (!sock_owned_by_user(sk))	/* else release_cb pushes */
+		espintcp_tx_push(sk);
+	bh_unlock_sock(sk);
 }
 
 /* an ESP frame from output.c, to go out when its turn comes */
@@ -204,7 +252,8 @@ void espintcp_tx_esp(struct espintcp_sock *esk, struct sk_buff *skb)
 		__skb_queue_tail(&esk->esp_queue, skb);
 		esk->esp_queued += skb->len;
 		queued = true;
-		queue_work(espintcp_tx_wq, &esk->tx_work);
+		/* not here: xfrm may be holding the lock of a socket inside */
+		tasklet_schedule(&esk->tx_tasklet);
 	}
 	spin_unlock_bh(&esk->esp_queue.lock);
 
@@ -225,8 +274,7 @@ static int espintcp_tx_error(struct sock *sk, int flags)
 
 	if (err)
 		return err;
-	if ((READ_ONCE(sk->sk_shutdown) & SEND_SHUTDOWN) ||
-	    !((1 << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT)))
+	if (espintcp_tx_dead(sk))
 		return sk_stream_error(sk, flags, -EPIPE);
 	return 0;
 }
@@ -295,21 +343,10 @@ int espintcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 	return err ?: size;
 }
 
-int espintcp_tx_wq_init(void)
-{
-	espintcp_tx_wq = alloc_workqueue("espintcp_tx", WQ_HIGHPRI, 0);
-	return espintcp_tx_wq ? 0 : -ENOMEM;
-}
-
-void espintcp_tx_wq_exit(void)
-{
-	destroy_workqueue(espintcp_tx_wq);
-}
-
 void espintcp_tx_init(struct espintcp_sock *esk)
 {
 	skb_queue_head_init(&esk->esp_queue);
-	INIT_WORK(&esk->tx_work, espintcp_tx_work);
+	tasklet_setup(&esk->tx_tasklet, espintcp_tx_tasklet);
 }
 
 /* the socket's callbacks no longer lead here: drop what is left */
@@ -319,7 +356,7 @@ void espintcp_tx_stop(struct espintcp_sock *esk)
 	esk->closed = true;
 	spin_unlock_bh(&esk->esp_queue.lock);
 
-	cancel_work_sync(&esk->tx_work);
+	tasklet_kill(&esk->tx_tasklet);
 	skb_queue_purge(&esk->esp_queue);
 	kfree_skb(esk->tx_skb);
 	esk->tx_skb = NULL;

@@ -75,6 +75,7 @@ static void espintcp_build_protos(struct espintcp_protos *p,
 	p->prot.sendmsg = espintcp_sendmsg;
 	p->prot.recvmsg = espintcp_recvmsg;
 	p->prot.close = espintcp_close;
+	p->prot.release_cb = espintcp_release_cb;
 #ifdef HAVE_PROTO_SENDPAGE
 	p->prot.sendpage = espintcp_sendpage;
 #endif
@@ -176,6 +177,11 @@ static int espintcp_init_sk(struct sock *sk)
 	WRITE_ONCE(sk->sk_prot, &p->prot);
 	WRITE_ONCE(sk->sk_socket->ops, &p->ops);
 	espintcp_set_callbacks(sk, esk);
+	/* ESP is pushed into TCP from softirq too (tx.c) */
+	sk->sk_allocation = GFP_ATOMIC;
+#ifdef HAVE_SK_USE_TASK_FRAG
+	sk->sk_use_task_frag = false;
+#endif
 
 	espintcp_strp_check_rcv(esk);
 	return 0;
