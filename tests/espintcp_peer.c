@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sockaddr.h"
+
 #ifndef TCP_ULP
 #define TCP_ULP 31
 #endif
@@ -78,26 +80,6 @@ static void bypass(int fd, int family)
 	pol.dir = XFRM_POLICY_IN;
 	if (setsockopt(fd, level, opt, &pol, sizeof(pol)))
 		die("IP_XFRM_POLICY in");
-}
-
-static socklen_t mkaddr(int family, const char *ip, int port,
-			struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		inet_pton(AF_INET, ip, &sin->sin_addr);
-		return sizeof(*sin);
-	}
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-	sin6->sin6_family = AF_INET6;
-	sin6->sin6_port = htons(port);
-	inet_pton(AF_INET6, ip, &sin6->sin6_addr);
-	return sizeof(*sin6);
 }
 
 static void ulp(int fd)
@@ -174,7 +156,7 @@ int main(int argc, char **argv)
 	l = socket(family, SOCK_STREAM, 0);
 	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	bypass(l, family);	/* accepted sockets inherit it */
-	len = mkaddr(family, saddr, sport, &ss);
+	len = sockaddr_fill(family, saddr, sport, &ss);
 	if (bind(l, (struct sockaddr *)&ss, len) || listen(l, 1))
 		die("server bind/listen");
 
@@ -182,10 +164,10 @@ int main(int argc, char **argv)
 	c = socket(family, SOCK_STREAM, 0);
 	setsockopt(c, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	bypass(c, family);
-	len = mkaddr(family, caddr, cport, &ss);
+	len = sockaddr_fill(family, caddr, cport, &ss);
 	if (bind(c, (struct sockaddr *)&ss, len))
 		die("client bind");
-	len = mkaddr(family, saddr, sport, &ss);
+	len = sockaddr_fill(family, saddr, sport, &ss);
 	if (connect(c, (struct sockaddr *)&ss, len))
 		die("connect");
 	if (send(c, "IKETCP", 6, 0) != 6)

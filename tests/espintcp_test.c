@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sockaddr.h"
+
 #ifndef TCP_ULP
 #define TCP_ULP 31
 #endif
@@ -101,14 +103,15 @@ static void enter(int ns)
 	cur_ns = ns;
 }
 
-static long stat_get(int ns, const char *name)
+/* the value of @name in a "name value" file of netns @ns */
+static long proc_get(int ns, const char *file, const char *name)
 {
 	char key[64];
 	long val;
 	FILE *f;
 
 	enter(ns);
-	f = fopen("/proc/self/net/espintcp", "r");
+	f = fopen(file, "r");
 	if (!f)
 		return -1;
 	while (fscanf(f, "%63s %ld", key, &val) == 2) {
@@ -119,6 +122,11 @@ static long stat_get(int ns, const char *name)
 	}
 	fclose(f);
 	return -1;
+}
+
+static long stat_get(int ns, const char *name)
+{
+	return proc_get(ns, "/proc/self/net/espintcp", name);
 }
 
 /* snapshot of one counter, to assert exact deltas */
@@ -145,22 +153,8 @@ static long delta(const struct ctr *c)
 static socklen_t mkaddr(int family, int who, int port,
 			struct sockaddr_storage *ss)
 {
-	memset(ss, 0, sizeof(*ss));
-	if (family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		inet_pton(AF_INET, addr4[who], &sin->sin_addr);
-		return sizeof(*sin);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		inet_pton(AF_INET6, addr6[who], &sin6->sin6_addr);
-		return sizeof(*sin6);
-	}
+	return sockaddr_fill(family, family == AF_INET ? addr4[who] : addr6[who],
+			     port, ss);
 }
 
 /* plain TCP connection, client end in cli, server end in srv */
@@ -475,22 +469,7 @@ static void test_prefix_coalesced(int family)
 
 static long xfrm_stat(int ns, const char *name)
 {
-	char key[64];
-	long val;
-	FILE *f;
-
-	enter(ns);
-	f = fopen("/proc/self/net/xfrm_stat", "r");
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &val) == 2) {
-		if (!strcmp(key, name)) {
-			fclose(f);
-			return val;
-		}
-	}
-	fclose(f);
-	return -1;
+	return proc_get(ns, "/proc/self/net/xfrm_stat", name);
 }
 
 /* an ESP frame goes to xfrm, which has no state for it */
