@@ -23,10 +23,10 @@ us2ms() { awk -v v="$1" 'BEGIN { printf "%.1f", v / 1000 }'; }
 tunnel() { # CPORT SPORT
 	for ns in cli srv; do
 		ip -n "$ns" xfrm state add src 10.0.1.1 dst 10.0.1.2 proto esp \
-			spi 0x501 reqid 5 mode tunnel aead 'rfc4106(gcm(aes))' $KEY 128 \
+			spi 0x501 reqid 5 mode tunnel replay-window 32 aead 'rfc4106(gcm(aes))' $KEY 128 \
 			encap espintcp "$1" "$2" 0.0.0.0
 		ip -n "$ns" xfrm state add src 10.0.1.2 dst 10.0.1.1 proto esp \
-			spi 0x502 reqid 5 mode tunnel aead 'rfc4106(gcm(aes))' $KEY 128 \
+			spi 0x502 reqid 5 mode tunnel replay-window 32 aead 'rfc4106(gcm(aes))' $KEY 128 \
 			encap espintcp "$2" "$1" 0.0.0.0
 	done
 	cli ip xfrm policy add src 10.9.1.1 dst 10.9.2.1 dir out \
@@ -60,7 +60,8 @@ one_run() {
 	cli ping -c "$COUNT" -i 0.1 10.0.1.2 > /tmp/outer.out 2>&1 &
 	cli ping -c "$COUNT" -i 0.1 -I 10.9.1.1 10.9.2.1 > /tmp/inner.out 2>&1 &
 	wait
-	[ -n "${BENCH_DEBUG:-}" ] && tail -n 5 /tmp/ike.out /tmp/iperf.out /tmp/outer.out /tmp/inner.out
+	[ -n "${BENCH_DEBUG:-}" ] && tail -n 5 /tmp/ike.out /tmp/iperf.out /tmp/outer.out /tmp/inner.out &&
+		srv grep -E "SeqError|InError|NoStates" /proc/net/xfrm_stat
 	rate=$(sed -n 's/.* \([0-9.]*\) Mbits\/sec.*sender.*/\1/p' /tmp/iperf.out)
 	printf '%-22s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n' "$1" \
 		"$(us2ms "$(sed -n 's/^ike_rtt_avg_us //p' /tmp/ike.out)")" \
