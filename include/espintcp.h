@@ -30,6 +30,7 @@ struct espintcp_sock {
 	struct strparser strp;		/* only src/strp.c touches it */
 
 	struct sk_buff_head ike_queue;	/* whole IKE messages for recvmsg */
+	atomic_t ike_mem;		/* their truesize */
 
 	/*
 	 * ESP frames from xfrm waiting for the slot, at most

@@ -17,9 +17,13 @@ static void espintcp_rx_drop(struct sock *sk, struct sk_buff *skb,
 	kfree_skb(skb);
 }
 
-static bool espintcp_rx_full(const struct sock *sk)
+/*
+ * Only what waits for recvmsg counts: bytes TCP holds are no reason to stop
+ * parsing, since only parsing, not recvmsg, takes them out of TCP.
+ */
+static bool espintcp_rx_full(const struct espintcp_sock *esk)
 {
-	return atomic_read(&sk->sk_rmem_alloc) >= READ_ONCE(sk->sk_rcvbuf);
+	return atomic_read(&esk->ike_mem) >= READ_ONCE(esk->sk->sk_rcvbuf);
 }
 
 /*
@@ -40,10 +44,11 @@ static void espintcp_rx_ike(struct espintcp_sock *esk, struct sk_buff *skb)
 
 	skb_set_owner_r(skb, sk);
 	memset(skb->cb, 0, sizeof(skb->cb));
+	atomic_add(skb->truesize, &esk->ike_mem);
 	skb_queue_tail(&esk->ike_queue, skb);
 	espintcp_stat_add(sk, ESPINTCP_IKE_RX_MSGS, 1);
 	espintcp_stat_add(sk, ESPINTCP_IKE_RX_BYTES, len);
-	if (espintcp_rx_full(sk)) {
+	if (espintcp_rx_full(esk)) {
 		espintcp_stat_add(sk, ESPINTCP_RX_PAUSED, 1);
 		espintcp_strp_pause(esk);
 	}
@@ -110,9 +115,12 @@ int espintcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 	if (!err && (flags & MSG_TRUNC))
 		copied = skb->len;
 
+	if (!(flags & MSG_PEEK)) {
+		atomic_sub(skb->truesize, &esk->ike_mem);
+		if (!espintcp_rx_full(esk))
+			espintcp_strp_resume(esk);
+	}
 	/* a short read drops the rest of the message, as on a datagram socket */
 	kfree_skb(skb);
-	if (!(flags & MSG_PEEK) && !espintcp_rx_full(sk))
-		espintcp_strp_resume(esk);
 	return err ?: copied;
 }

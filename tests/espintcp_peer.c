@@ -9,7 +9,8 @@
  *   espintcp_peer 4|6 CPORT SPORT ike INTERVAL_MS COUNT
  *	also send an IKE request every INTERVAL_MS, COUNT times, have the
  *	server answer it, and print the round trips: "ike_rtt_us N" lines,
- *	then "ike_rtt_avg_us A" and "ike_rtt_max_us M".
+ *	then "ike_rtt_avg_us A" and "ike_rtt_max_us M"; then hold the
+ *	connection until stdin closes, as above.
  *
  * Environment: PEER_CLI_NS, PEER_SRV_NS (netns names, default cli, srv),
  * PEER_CADDR, PEER_SADDR (client and server addresses, default the
@@ -192,11 +193,12 @@ int main(int argc, char **argv)
 	       ntohs(((struct sockaddr_in *)&peer)->sin_port));
 	fflush(stdout);
 
-	if (argc >= 7 && !strcmp(argv[4], "ike"))
+	if (argc >= 7 && !strcmp(argv[4], "ike")) {
 		ike_pings(c, s, atoi(argv[5]), atoi(argv[6]));
-	else
-		while (read(0, pfx, sizeof(pfx)) > 0)
-			;
+		fflush(stdout);
+	}
+	while (read(0, pfx, sizeof(pfx)) > 0)
+		;
 	close(c);
 	close(s);
 	return 0;

@@ -50,19 +50,28 @@ one_run() {
 
 	# every piece is bounded in time: a broken tunnel must not hang the run
 	srv timeout $((SECS + 20)) iperf3 -s -1 -B 10.9.2.1 >/dev/null 2>&1 &
-	/tests/bin/espintcp_peer 4 "$2" "$3" ike 100 "$COUNT" > /tmp/ike.out 2>&1 &
-	ike=$!
+	# the connection carries the IKE pings and the tunnel: it is held
+	# until the transfer is over, not just until the last IKE ping
+	rm -f /tmp/bench.in
+	mkfifo /tmp/bench.in
+	/tests/bin/espintcp_peer 4 "$2" "$3" ike 100 "$COUNT" < /tmp/bench.in \
+		> /tmp/ike.out 2>&1 &
+	exec 4> /tmp/bench.in
 	sleep 1
 	tunnel "$2" "$3"
 	cli timeout $((SECS + 15)) iperf3 -c 10.9.2.1 -B 10.9.1.1 -t "$SECS" -f m \
 		> /tmp/iperf.out 2>&1 &
+	bulk=$!
 	sleep 1
 	cli ping -c "$COUNT" -i 0.1 10.0.1.2 > /tmp/outer.out 2>&1 &
+	outer=$!
 	cli ping -c "$COUNT" -i 0.1 -I 10.9.1.1 10.9.2.1 > /tmp/inner.out 2>&1 &
+	wait "$bulk" "$outer" $!
+	exec 4>&-
 	wait
 	[ -n "${BENCH_DEBUG:-}" ] && tail -n 5 /tmp/ike.out /tmp/iperf.out /tmp/outer.out /tmp/inner.out &&
 		srv grep -E "SeqError|InError|NoStates" /proc/net/xfrm_stat
-	rate=$(sed -n 's/.* \([0-9.]*\) Mbits\/sec.*sender.*/\1/p' /tmp/iperf.out)
+	rate=$(sed -n 's/.* \([0-9.]*\) Mbits\/sec.*receiver.*/\1/p' /tmp/iperf.out)
 	printf '%-22s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n' "$1" \
 		"$(us2ms "$(sed -n 's/^ike_rtt_avg_us //p' /tmp/ike.out)")" \
 		"$(us2ms "$(sed -n 's/^ike_rtt_max_us //p' /tmp/ike.out)")" \
@@ -81,7 +90,7 @@ modprobe xfrm_user	# before any socket policy, as with an IKE daemon
 modprobe espintcp
 echo "# IKE round trip vs. outer ping during a bulk transfer through the tunnel,"
 echo "# 10 Mbit/s tbf on both veth ends, ${SECS}s, one sample per 100 ms (ms);"
-echo "# in_*: ping inside the tunnel; mbit/s: iperf3 sender; ike-ping: the difference of averages"
+echo "# in_*: ping inside the tunnel; mbit/s: iperf3 receiver; ike-ping: the difference of averages"
 printf '%-22s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n' "# configuration" \
 	ike_avg ike_max ping_avg ping_max in_avg in_max mbit/s esp_drop ike-ping
 one_run "bounded (default)" 40001 4501
