@@ -220,6 +220,29 @@ check "after rmmod: plain ESP states still work" cli ip xfrm state add \
 	src 10.0.1.1 dst 10.0.1.2 proto esp spi 0x11 mode transport $AEAD
 xfrm_flush
 
+# --- a state deleted, then the socket closed, under a bulk transfer ----------
+topo_up
+modprobe espintcp
+peer_start 4 40200 4700
+for ns in cli srv; do
+	sa "$ns" transport 4 10.0.1.1 10.0.1.2 0x951 40200 4700
+	sa "$ns" transport 4 10.0.1.2 10.0.1.1 0x952 4700 40200
+done
+policies cli transport 10.0.1.1 10.0.1.2 10.0.1.1 10.0.1.2 proto tcp
+policies srv transport 10.0.1.2 10.0.1.1 10.0.1.2 10.0.1.1 proto tcp
+srv timeout 15 iperf3 -s -1 -B 10.0.1.2 >/dev/null 2>&1 3>&- &
+sleep 0.5
+cli timeout 12 iperf3 -c 10.0.1.2 -B 10.0.1.1 -t 5 >/dev/null 2>&1 3>&- &
+sleep 2
+tx0=$(ctr cli esp_tx_msgs)
+check "under load: ESP was flowing" test "$tx0" -gt 100
+check "under load: delete the outbound state" cli ip xfrm state delete \
+	src 10.0.1.1 dst 10.0.1.2 proto esp spi 0x951
+sleep 0.5
+peer_stop	# waits for iperf3 too: its flows die with the state
+xfrm_flush
+check "under load: module released, rmmod" rmmod_wait
+
 # --- netns deleted under traffic ---------------------------------------------
 modprobe espintcp
 peer_start 4 40100 4600
