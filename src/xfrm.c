@@ -32,6 +32,9 @@ static struct espintcp_type espintcp_types[] = {
 	{ .family = AF_INET6 },
 };
 
+/* the ESP message espintcp_esp_rcv() is handing to xfrm on this CPU */
+static DEFINE_PER_CPU(const struct sk_buff *, espintcp_rx_skb);
+
 static struct espintcp_type *espintcp_type_of(unsigned short family)
 {
 	return &espintcp_types[family == AF_INET6];
@@ -69,6 +72,18 @@ static int espintcp_init_state(struct xfrm_state *x,
 	return err;
 }
 
+/*
+ * A TCP state takes ESP from its TCP stream only: the ports and the
+ * encap type it shows are those of UDP, so a datagram sent to them
+ * would otherwise pass. (Upstream rejects it for its encap type.)
+ */
+static int espintcp_state_input(struct xfrm_state *x, struct sk_buff *skb)
+{
+	if (__this_cpu_read(espintcp_rx_skb) != skb)
+		return -EINVAL;
+	return espintcp_type_of(x->props.family)->orig->input(x, skb);
+}
+
 /* only TCP states that were set up keep this type */
 static void espintcp_state_destructor(struct xfrm_state *x)
 {
@@ -104,6 +119,7 @@ static int espintcp_wrap(struct espintcp_type *et)
 	et->type.owner = THIS_MODULE;
 	et->type.init_state = espintcp_init_state;
 	et->type.destructor = espintcp_state_destructor;
+	et->type.input = espintcp_state_input;
 
 	/* new ESP states fail with EPROTONOSUPPORT between these two */
 	t0 = ktime_get();
@@ -216,6 +232,8 @@ void espintcp_esp_rcv(struct sock *sk, struct sk_buff *skb)
 	}
 
 	local_bh_disable();
+	/* xfrm calls the state's type's input before it returns */
+	__this_cpu_write(espintcp_rx_skb, skb);
 	if (skb->protocol == htons(ETH_P_IPV6)) {
 		IP6CB(skb)->iif = skb->skb_iif;
 		IP6CB(skb)->nhoff = offsetof(struct ipv6hdr, nexthdr);
@@ -223,6 +241,7 @@ void espintcp_esp_rcv(struct sock *sk, struct sk_buff *skb)
 	} else {
 		xfrm4_rcv_encap(skb, IPPROTO_ESP, 0, UDP_ENCAP_ESPINUDP);
 	}
+	__this_cpu_write(espintcp_rx_skb, NULL);
 	local_bh_enable();
 out:
 	rcu_read_unlock();

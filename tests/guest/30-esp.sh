@@ -220,6 +220,35 @@ check "after rmmod: plain ESP states still work" cli ip xfrm state add \
 	src 10.0.1.1 dst 10.0.1.2 proto esp spi 0x11 mode transport $AEAD
 xfrm_flush
 
+# --- a TCP state takes no ESP that came over UDP ------------------------------
+# An IKE daemon's UDP encap socket on the TCP state's port, UDP let through,
+# and a peer that sends ESP-in-UDP with the TCP state's SPI and key.
+topo_up
+modprobe espintcp
+rm -f /tmp/udp.in
+mkfifo /tmp/udp.in
+/tests/bin/udp_encap_sock srv 10.0.1.2 4800 < /tmp/udp.in > /tmp/udp.out 2>&1 &
+exec 5> /tmp/udp.in
+topo_undrop cli egress 1
+topo_undrop srv ingress 1
+sa srv transport 4 10.0.1.1 10.0.1.2 0xa01 40300 4800
+ip -n srv xfrm policy add src 10.0.1.1 dst 10.0.1.2 proto icmp dir in \
+	tmpl src 10.0.1.1 dst 10.0.1.2 proto esp reqid 1 mode transport
+cli ip xfrm state add src 10.0.1.1 dst 10.0.1.2 proto esp spi 0xa01 reqid 1 \
+	mode transport $AEAD encap espinudp 40300 4800 0.0.0.0
+cli ip xfrm policy add src 10.0.1.1 dst 10.0.1.2 proto icmp dir out \
+	tmpl src 10.0.1.1 dst 10.0.1.2 proto esp reqid 1 mode transport
+protoerr() { srv awk '$1 == "XfrmInStateProtoError" { print $2 }' /proc/net/xfrm_stat; }
+e0=$(protoerr)
+check "ESP-in-UDP for a TCP state: no ping gets through" \
+	sh -c '! ip netns exec cli ping -c 3 -i 0.2 -W 1 10.0.1.2'
+check_eq "ESP-in-UDP for a TCP state: 3 rejected (XfrmInStateProtoError)" 3 \
+	"$(($(protoerr) - e0))"
+exec 5>&-
+wait
+xfrm_flush
+check "after the UDP test: rmmod" rmmod_wait
+
 # --- a state deleted, then the socket closed, under a bulk transfer ----------
 topo_up
 modprobe espintcp
