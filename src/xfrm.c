@@ -197,6 +197,33 @@ int espintcp_states_show(struct seq_file *seq, void *v)
 	return 0;
 }
 
+/* ESP from a TCP stream is for TCP states only, as upstream checks */
+static bool espintcp_for_udp_state(struct net *net, struct sk_buff *skb)
+{
+	const xfrm_address_t *daddr;
+	unsigned short family;
+	struct xfrm_state *x;
+	__be32 spi;
+	bool udp;
+
+	if (skb->protocol == htons(ETH_P_IPV6)) {
+		family = AF_INET6;
+		daddr = (const xfrm_address_t *)&ipv6_hdr(skb)->daddr;
+	} else {
+		family = AF_INET;
+		daddr = (const xfrm_address_t *)&ip_hdr(skb)->daddr;
+	}
+	if (skb_copy_bits(skb, 0, &spi, sizeof(spi)))
+		return false;
+
+	x = xfrm_state_lookup(net, skb->mark, daddr, spi, IPPROTO_ESP, family);
+	if (!x)
+		return false;	/* xfrm counts it: XfrmInNoStates */
+	udp = !espintcp_is_tcp_state(x);
+	xfrm_state_put(x);
+	return udp;
+}
+
 /*
  * @skb is one ESP message from the stream, data at the SPI; its network
  * header is still the IP header of the TCP segment it came in.
@@ -204,6 +231,12 @@ int espintcp_states_show(struct seq_file *seq, void *v)
 void espintcp_esp_rcv(struct sock *sk, struct sk_buff *skb)
 {
 	struct net *net = sock_net(sk);
+
+	if (espintcp_for_udp_state(net, skb)) {
+		espintcp_stat_add(sk, ESPINTCP_RX_DROP_NOT_TCP_STATE, 1);
+		kfree_skb(skb);
+		return;
+	}
 
 	/*
 	 * ESP decrypts in place: the bytes must be ours alone, not shared

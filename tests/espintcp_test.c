@@ -498,6 +498,46 @@ static void test_esp_frame(int family)
 	close2(c, s);
 }
 
+/* ESP over TCP whose SPI is an ESP-in-UDP state's is refused */
+static void test_esp_udp_state(int family)
+{
+	struct ctr refused = ctr(SRV, "rx_drop_not_tcp_state");
+	long protoerr = xfrm_stat(SRV, "XfrmInStateProtoError");
+	uint8_t esp_msg[40] = { 0x00, 0x00, 0x20, 0x02 }, ike[20] = { 0 };
+	const char *c_ip = family == AF_INET ? addr4[CLI] : addr6[CLI];
+	const char *s_ip = family == AF_INET ? addr4[SRV] : addr6[SRV];
+	char cmd[512];
+	uint8_t buf[128];
+	size_t n;
+	int c, s;
+
+	snprintf(cmd, sizeof(cmd),
+		 "ip -n srv xfrm state add src %s dst %s proto esp spi 0x2002 "
+		 "mode transport aead 'rfc4106(gcm(aes))' "
+		 "0x0102030405060708090a0b0c0d0e0f1011121314 128 "
+		 "encap espinudp 4500 4500 0.0.0.0", c_ip, s_ip);
+	if (!CHECK(!system(cmd), "%s", cmd))
+		return;
+	if (espintcp_pair(family, ULP_SRV, &c, &s)) {
+		failed = true;
+		goto out;
+	}
+	fill_ike(ike, sizeof(ike), 2);
+	n = put_frame(buf, esp_msg, sizeof(esp_msg));
+	n += put_frame(buf + n, ike, sizeof(ike));
+	MUST(send(c, buf, n, 0));
+	expect_msg(s, ike, sizeof(ike));
+	CHECK_DELTA(refused, 1);
+	CHECK(xfrm_stat(SRV, "XfrmInStateProtoError") == protoerr,
+	      "xfrm was handed the frame (XfrmInStateProtoError moved)");
+	close2(c, s);
+out:
+	snprintf(cmd, sizeof(cmd),
+		 "ip -n srv xfrm state delete src %s dst %s proto esp spi 0x2002",
+		 c_ip, s_ip);
+	system(cmd);
+}
+
 static void test_bad_length(int family)
 {
 	static const uint8_t bad[2][2] = { { 0, 0 }, { 0, 1 } };
@@ -869,6 +909,7 @@ static const struct test tests[] = {
 	{ "wire: coalesced frames, keepalive, short frames", test_wire_rx_coalesced },
 	{ "wire: message queued before the ULP",	test_prefix_coalesced },
 	{ "wire: ESP frame handed to xfrm",		test_esp_frame },
+	{ "wire: ESP for an ESP-in-UDP state refused",	test_esp_udp_state },
 	{ "wire: length < 2 aborts the stream with EINVAL", test_bad_length },
 	{ "recv: short buffer truncates, MSG_TRUNC",	test_trunc },
 	{ "recv: MSG_PEEK",				test_peek },
