@@ -220,6 +220,29 @@ check "after rmmod: plain ESP states still work" cli ip xfrm state add \
 	src 10.0.1.1 dst 10.0.1.2 proto esp spi 0x11 mode transport $AEAD
 xfrm_flush
 
+# --- plain ESP traffic, with the module loaded --------------------------------
+topo_up
+modprobe espintcp
+for ns in cli srv; do
+	topo_undrop "$ns" egress 2
+	topo_undrop "$ns" ingress 2
+done
+for ns in cli srv; do
+	ip -n "$ns" xfrm state add src 10.0.1.1 dst 10.0.1.2 proto esp spi 0xb01 \
+		reqid 1 mode transport $AEAD
+	ip -n "$ns" xfrm state add src 10.0.1.2 dst 10.0.1.1 proto esp spi 0xb02 \
+		reqid 1 mode transport $AEAD
+done
+policies cli transport 10.0.1.1 10.0.1.2 10.0.1.1 10.0.1.2 proto icmp
+policies srv transport 10.0.1.2 10.0.1.1 10.0.1.2 10.0.1.1 proto icmp
+t0=$(ctr cli esp_tx_msgs)
+check "plain ESP with the module loaded: 3 pings" cli ping -c 3 -i 0.2 -W 2 10.0.1.2
+check_eq "plain ESP with the module loaded: 3 ESP packets on the wire, none in TCP" \
+	"3 0" "$(cli ip -s xfrm state get src 10.0.1.1 dst 10.0.1.2 proto esp spi 0xb01 |
+		sed -n 's/^[[:space:]]*[0-9]*(bytes), \([0-9]*\)(packets)$/\1/p') $(($(ctr cli esp_tx_msgs) - t0))"
+xfrm_flush
+check "plain ESP states do not pin the module: rmmod" rmmod espintcp
+
 # --- a TCP state takes no ESP that came over UDP ------------------------------
 # An IKE daemon's UDP encap socket on the TCP state's port, UDP let through,
 # and a peer that sends ESP-in-UDP with the TCP state's SPI and key.
