@@ -58,6 +58,23 @@ policies() {
 		tmpl src "$_or" dst "$_ol" proto esp reqid 1 mode "$_mode"
 }
 
+# sa_pair MODE FAMILY CADDR SADDR SPI_CS SPI_SC CPORT SPORT: both
+# directions' TCP states, in both namespaces
+sa_pair() {
+	for ns in cli srv; do
+		sa "$ns" "$1" "$2" "$3" "$4" "$5" "$7" "$8"
+		sa "$ns" "$1" "$2" "$4" "$3" "$6" "$8" "$7"
+	done
+}
+
+# policy_pair MODE C S OUTER_C OUTER_S [SELECTOR...]: cli's and srv's
+policy_pair() {
+	_m=$1 _c=$2 _s=$3 _oc=$4 _os=$5
+	shift 5
+	policies cli "$_m" "$_c" "$_s" "$_oc" "$_os" "$@"
+	policies srv "$_m" "$_s" "$_c" "$_os" "$_oc" "$@"
+}
+
 xfrm_flush() {
 	for ns in cli srv; do
 		ip -n "$ns" xfrm policy flush
@@ -123,10 +140,7 @@ for fam in 4 6; do
 		else
 			not_ok "$t: espintcp connection"
 		fi
-		for ns in cli srv; do
-			sa "$ns" "$mode" "$fam" "$c" "$s" "0x$run""01" "$cport" "$sport"
-			sa "$ns" "$mode" "$fam" "$s" "$c" "0x$run""02" "$sport" "$cport"
-		done
+		sa_pair "$mode" "$fam" "$c" "$s" "0x$run""01" "0x$run""02" "$cport" "$sport"
 		check_eq "$t: both states are TCP states" "2 2" \
 			"$(ctr cli tcp_states) $(ctr srv tcp_states)"
 		check_eq "$t: /proc/net/espintcp_states lists them" \
@@ -134,16 +148,14 @@ for fam in 4 6; do
 			"$(cli cat /proc/net/espintcp_states | sort -r | tr '\n' '|' | sed 's/|$//')"
 
 		if [ "$mode" = transport ]; then
-			policies cli transport "$c" "$s" "$c" "$s" $sel
-			policies srv transport "$s" "$c" "$s" "$c" $sel
+			policy_pair transport "$c" "$s" "$c" "$s" $sel
 			dst=$s src=$c
 		else
 			cli ip addr add "$ic/$plen" dev lo
 			srv ip addr add "$is/$plen" dev lo
 			cli ip route add "$is/$plen" via "$s" src "$ic"
 			srv ip route add "$ic/$plen" via "$c" src "$is"
-			policies cli tunnel "$ic" "$is" "$c" "$s"
-			policies srv tunnel "$is" "$ic" "$s" "$c"
+			policy_pair tunnel "$ic" "$is" "$c" "$s"
 			dst=$is src=$ic
 		fi
 
@@ -233,8 +245,7 @@ for ns in cli srv; do
 	ip -n "$ns" xfrm state add src 10.0.1.2 dst 10.0.1.1 proto esp spi 0xb02 \
 		reqid 1 mode transport $AEAD
 done
-policies cli transport 10.0.1.1 10.0.1.2 10.0.1.1 10.0.1.2 proto icmp
-policies srv transport 10.0.1.2 10.0.1.1 10.0.1.2 10.0.1.1 proto icmp
+policy_pair transport 10.0.1.1 10.0.1.2 10.0.1.1 10.0.1.2 proto icmp
 t0=$(ctr cli esp_tx_msgs)
 check "plain ESP with the module loaded: 3 pings" cli ping -c 3 -i 0.2 -W 2 10.0.1.2
 check_eq "plain ESP with the module loaded: 3 ESP packets on the wire, none in TCP" \
@@ -276,12 +287,8 @@ check "after the UDP test: rmmod" rmmod_wait
 topo_up
 modprobe espintcp
 peer_start 4 40200 4700
-for ns in cli srv; do
-	sa "$ns" transport 4 10.0.1.1 10.0.1.2 0x951 40200 4700
-	sa "$ns" transport 4 10.0.1.2 10.0.1.1 0x952 4700 40200
-done
-policies cli transport 10.0.1.1 10.0.1.2 10.0.1.1 10.0.1.2 proto tcp
-policies srv transport 10.0.1.2 10.0.1.1 10.0.1.2 10.0.1.1 proto tcp
+sa_pair transport 4 10.0.1.1 10.0.1.2 0x951 0x952 40200 4700
+policy_pair transport 10.0.1.1 10.0.1.2 10.0.1.1 10.0.1.2 proto tcp
 srv timeout 15 iperf3 -s -1 -B 10.0.1.2 >/dev/null 2>&1 3>&- &
 sleep 0.5
 cli timeout 12 iperf3 -c 10.0.1.2 -B 10.0.1.1 -t 5 >/dev/null 2>&1 3>&- &
@@ -298,12 +305,8 @@ check "under load: module released, rmmod" rmmod_wait
 # --- netns deleted under traffic ---------------------------------------------
 modprobe espintcp
 peer_start 4 40100 4600
-for ns in cli srv; do
-	sa "$ns" transport 4 10.0.1.1 10.0.1.2 0x901 40100 4600
-	sa "$ns" transport 4 10.0.1.2 10.0.1.1 0x902 4600 40100
-done
-policies cli transport 10.0.1.1 10.0.1.2 10.0.1.1 10.0.1.2 proto icmp
-policies srv transport 10.0.1.2 10.0.1.1 10.0.1.2 10.0.1.1 proto icmp
+sa_pair transport 4 10.0.1.1 10.0.1.2 0x901 0x902 40100 4600
+policy_pair transport 10.0.1.1 10.0.1.2 10.0.1.1 10.0.1.2 proto icmp
 cli ping -c 300 -i 0.01 10.0.1.2 >/dev/null 2>&1 &
 sleep 1
 topo_down
