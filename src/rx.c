@@ -90,6 +90,24 @@ void espintcp_rx_msg(struct espintcp_sock *esk, struct sk_buff *skb)
 		espintcp_rx_esp(esk, skb);
 }
 
+/*
+ * A message taken off the IKE queue gives its memory back to the socket.
+ * sock_rfree() adds to sk_forward_alloc, which TCP changes under the
+ * socket lock, so it runs under that lock too, not at kfree_skb() time.
+ */
+static void espintcp_rx_consumed(struct espintcp_sock *esk,
+				 struct sk_buff *skb)
+{
+	struct sock *sk = esk->sk;
+	bool slow = lock_sock_fast(sk);
+
+	skb_orphan(skb);
+	atomic_sub(skb->truesize, &esk->ike_mem);
+	if (!espintcp_rx_full(esk))
+		espintcp_strp_resume(esk);
+	unlock_sock_fast(sk, slow);
+}
+
 int espintcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 		     int flags, int *addr_len)
 {
@@ -115,11 +133,8 @@ int espintcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 	if (!err && (flags & MSG_TRUNC))
 		copied = skb->len;
 
-	if (!(flags & MSG_PEEK)) {
-		atomic_sub(skb->truesize, &esk->ike_mem);
-		if (!espintcp_rx_full(esk))
-			espintcp_strp_resume(esk);
-	}
+	if (!(flags & MSG_PEEK))
+		espintcp_rx_consumed(esk, skb);
 	/* a short read drops the rest of the message, as on a datagram socket */
 	kfree_skb(skb);
 	return err ?: copied;

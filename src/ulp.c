@@ -199,6 +199,8 @@ static void espintcp_close(struct sock *sk, long timeout)
 	lock_sock(sk);
 	espintcp_restore_callbacks(sk, esk);
 	espintcp_strp_stop(esk);
+	/* unread messages are uncharged from the socket under its lock */
+	skb_queue_purge(&esk->ike_queue);
 	WRITE_ONCE(sk->sk_prot, esk->base_prot);
 	if (sk->sk_socket)
 		WRITE_ONCE(sk->sk_socket->ops, esk->base_ops);
@@ -206,7 +208,6 @@ static void espintcp_close(struct sock *sk, long timeout)
 
 	espintcp_tx_stop(esk);
 	espintcp_strp_done(esk);
-	skb_queue_purge(&esk->ike_queue);
 
 	esk->base_prot->close(sk, timeout);
 }

@@ -848,6 +848,64 @@ static void test_send_blocking(int family)
 	close2(c, s);
 }
 
+/* child: send or receive @count messages on @fd, checking every byte */
+static pid_t stream_task(int fd, bool sender, int count, unsigned int seed)
+{
+	static uint8_t m[512], buf[1024];
+	pid_t pid = fork();
+	int i;
+
+	if (pid)
+		return pid;
+	for (i = 0; i < count; i++) {
+		size_t len = 5 + (i * 37 + seed) % (sizeof(m) - 4);
+		ssize_t n;
+
+		fill_ike(m, len, i + seed);
+		if (sender) {
+			n = send(fd, m, len, 0);
+		} else {
+			n = recv_msg(fd, buf, sizeof(buf), 0);
+			if (n == (ssize_t)len && memcmp(buf, m, len))
+				n = -2;
+		}
+		if (n != (ssize_t)len) {
+			diag("%s: message %d: %zd (%s), want %zu",
+			     sender ? "sender" : "receiver", i, n,
+			     n == -1 ? strerror(errno) : "bytes differ", len);
+			_exit(1);
+		}
+	}
+	_exit(0);
+}
+
+/*
+ * Both ends send and receive at once, from four tasks, while the socket's
+ * memory accounting is updated by TCP in softirq: every byte arrives, and
+ * a socket freed with its accounting off would WARN in inet_sock_destruct.
+ */
+static void test_duplex(int family)
+{
+	const int count = 20000;
+	pid_t pids[4];
+	int c, s, i, status;
+
+	if (espintcp_pair(family, ULP_CLI | ULP_SRV, &c, &s)) {
+		failed = true;
+		return;
+	}
+	pids[0] = stream_task(c, true, count, 1);
+	pids[1] = stream_task(s, false, count, 1);
+	pids[2] = stream_task(s, true, count, 2);
+	pids[3] = stream_task(c, false, count, 2);
+	for (i = 0; i < 4; i++) {
+		waitpid(pids[i], &status, 0);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "task %d failed", i);
+	}
+	close2(c, s);
+}
+
 /* sockets torn down with messages still queued both ways */
 static void test_close_busy(int family)
 {
@@ -917,6 +975,7 @@ static const struct test tests[] = {
 	{ "poll: POLLIN only for whole messages",	test_poll },
 	{ "send: non-blocking EAGAIN, nothing lost",	test_send_eagain },
 	{ "send: blocking, slow reader, nothing dropped", test_send_blocking },
+	{ "send and recv from four tasks at once",	test_duplex },
 	{ "close with queues full",			test_close_busy },
 	{ "rmmod refused while in use",			test_unload_busy },
 };
