@@ -2,15 +2,22 @@
 #
 # make [KVER=<release> | KDIR=<headers>]   build build/<release>/espintcp.ko
 # make tests                               build the guest test programs
+# make test-kmod [KVER=...]                build the guest's test-only modules
 # make check                               the test suite, every kernel, in QEMU
 # make run                                 the demo: 6.1 in QEMU, IKE over TCP
 # make bench                               IKE latency under ESP load, 6.1
 # make lint                                checkpatch --strict and sparse
+# make deb                                 build/deb/espintcp-dkms_<version>_all.deb
+# make dkms-install / dkms-remove          the module through dkms, from this tree
 
 KVER ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KVER)/build
 BUILD := build/$(KVER)
 SRCS := Kbuild $(wildcard src/*.c include/*.h)
+# the package version: debian/changelog here, a VERSION file in the
+# source tree the package installs under /usr/src
+VERSION ?= $(shell cat VERSION 2>/dev/null || \
+	     sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
 
 all: module
 
@@ -18,12 +25,22 @@ all: module
 # kernel lets several kernels be built from one checkout. Kbuild tracks
 # what needs rebuilding, so it always runs.
 module:
+	@scripts/kconfig-check.sh $(KDIR)
 	@mkdir -p $(BUILD)/generated
 	@cp -pu --parents $(SRCS) $(BUILD)/
+	@echo '$(VERSION)' > $(BUILD)/generated/version.tmp
+	@cmp -s $(BUILD)/generated/version.tmp $(BUILD)/generated/VERSION || \
+		mv $(BUILD)/generated/version.tmp $(BUILD)/generated/VERSION
 	@scripts/gen-features.sh $(KDIR) > $(BUILD)/generated/features.tmp
 	@cmp -s $(BUILD)/generated/features.tmp $(BUILD)/generated/espintcp_features.h || \
 		mv $(BUILD)/generated/features.tmp $(BUILD)/generated/espintcp_features.h
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/$(BUILD) $(if $(W),W=$(W)) $(if $(C),C=$(C)) modules
+
+# test-only modules, for the guest
+test-kmod:
+	@mkdir -p $(BUILD)/kmod
+	@cp -pu tests/kmod/Kbuild tests/kmod/*.c $(BUILD)/kmod/
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/$(BUILD)/kmod modules
 
 TEST_SRCS := $(wildcard tests/*.c)
 TEST_BINS := $(patsubst tests/%.c,build/tests/%,$(TEST_SRCS))
@@ -46,7 +63,28 @@ bench:
 lint:
 	scripts/lint.sh
 
+# dpkg-buildpackage writes to the parent directory: build from a copy
+deb:
+	rm -rf build/deb && mkdir -p build/deb/src
+	git ls-files -z | xargs -0 cp --parents -t build/deb/src
+	cd build/deb/src && dpkg-buildpackage -us -uc -b
+	ls build/deb/*.deb
+
+DKMS_SRC := /usr/src/espintcp-$(VERSION)
+
+dkms-install:
+	rm -rf $(DKMS_SRC) && mkdir -p $(DKMS_SRC)
+	cp -r --parents Makefile Kbuild dkms.conf src include \
+		scripts/gen-features.sh scripts/kconfig-check.sh $(DKMS_SRC)/
+	echo '$(VERSION)' > $(DKMS_SRC)/VERSION
+	sed -i 's/#MODULE_VERSION#/$(VERSION)/' $(DKMS_SRC)/dkms.conf
+	dkms install espintcp/$(VERSION)
+
+dkms-remove:
+	dkms remove espintcp/$(VERSION) --all
+	rm -rf $(DKMS_SRC)
+
 clean:
 	rm -rf build
 
-.PHONY: all module tests check run bench lint clean
+.PHONY: all module test-kmod tests check run bench lint deb dkms-install dkms-remove clean

@@ -22,7 +22,7 @@ command -v sparse >/dev/null || apt-get install -y -qq sparse >/dev/null
 rc=0
 "$cp" --strict --no-tree --terse --show-types \
 	--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG,CONST_STRUCT \
-	-f src/*.c include/*.h || rc=1
+	-f src/*.c include/*.h tests/kmod/*.c || rc=1
 
 [ -f scripts/.matrix ] || scripts/setup.sh
 while read -r kver; do

@@ -31,7 +31,8 @@ k612=$(newest_612)
 [ -n "$k612" ] || { echo "setup: no linux-image-6.12.*+deb12-amd64-unsigned on the mirror" >&2; exit 1; }
 
 pkgs="build-essential make gcc bc kmod cpio xz-utils zstd busybox-static
-      qemu-system-x86 iproute2 iperf3 nftables sparse
+      qemu-system-x86 iproute2 iperf3 nftables sparse git
+      dkms dh-dkms debhelper lintian openssl
       linux-image-amd64 linux-headers-amd64
       linux-image-$k612-unsigned linux-headers-$k612"
 

@@ -49,4 +49,5 @@ module_exit(espintcp_exit);
 
 MODULE_DESCRIPTION("RFC 8229 TCP encapsulation of IKE and ESP (espintcp ULP)");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(ESPINTCP_VERSION);
 MODULE_ALIAS_TCP_ULP("espintcp");

@@ -1,12 +1,16 @@
 #!/bin/bash
-# make check: for every kernel in scripts/.matrix, build espintcp.ko and the
-# tests, boot the kernel in QEMU on a busybox initramfs, run the guest tests
-# and print their results as numbered TAP lines ("ok N - [KVER] desc").
+# make check: build and install the Debian package, which has dkms build
+# espintcp.ko for every kernel in scripts/.matrix (tests/pkg.sh); then boot
+# each kernel in QEMU on a busybox initramfs with the module dkms built, run
+# the guest tests, and remove the package. Results are numbered TAP lines
+# ("ok N - [KVER] desc").
 # The last line is "N passed, N failed"; the exit status is non-zero on any
 # failure. Environment knobs: see tests/qemu/lib.sh.
 set -eu
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=../pkg.sh
+. "$root/tests/pkg.sh"
 
 n=0 passed=0 failed=0 skipped=0
 
@@ -27,15 +31,22 @@ diag_tail() { # FILE LINES
 }
 
 check_kernel() { # KVER
-	local k=$1 dir="$BUILD/qemu/$1" initrd t0 t1 line done=0
+	local k=$1 dir="$BUILD/qemu/$1" initrd t0 t1 line done=0 ko
 	t0=$(date +%s)
 	mkdir -p "$dir"
-	if ! build_module "$k" > "$dir/build.log" 2>&1; then
+	# the module dkms built; a local build only if the package failed
+	ko=$(pkg_module "$k")
+	if [ -z "$ko" ] && ! build_module "$k" > "$dir/build.log" 2>&1; then
 		result "not ok" "$k" "build espintcp.ko"
 		diag_tail "$dir/build.log" 30
 		return
 	fi
-	if ! initrd=$(initramfs "$k" 2> "$dir/initramfs.log"); then
+	if ! build_kmod "$k" > "$dir/kmod.log" 2>&1; then
+		result "not ok" "$k" "build the test modules (tests/kmod)"
+		diag_tail "$dir/kmod.log" 30
+	fi
+	echo "# [$k] module under test: ${ko:-$BUILD/$k/espintcp.ko}"
+	if ! initrd=$(initramfs "$k" "$ko" 2> "$dir/initramfs.log"); then
 		result "not ok" "$k" "build initramfs"
 		diag_tail "$dir/initramfs.log" 30
 		return
@@ -79,9 +90,13 @@ if ! build_tests > "$BUILD/tests.log" 2>&1; then
 	result "not ok" all "make tests"
 	diag_tail "$BUILD/tests.log" 30
 fi
+t0=$(date +%s)
+pkg_install || true
+echo "# package build, lintian and install: $(($(date +%s) - t0))s"
 for k in $(matrix); do
 	check_kernel "$k"
 done
+pkg_remove
 echo "1..$n"
 [ "$skipped" = 0 ] || echo "# $skipped skipped (not counted as passed)"
 echo "$passed passed, $failed failed"

@@ -38,6 +38,11 @@ build_module() { # KVER
 	[ -f "$BUILD/$1/espintcp.ko" ]
 }
 
+build_kmod() { # KVER
+	[ "${NO_BUILD:-0}" = 1 ] || "$MAKE" -C "$root" test-kmod KVER="$1" >&2
+	[ -f "$BUILD/$1/kmod/fake_espintcp.ko" ]
+}
+
 # QEMU with KVM hangs or aborts on some of the machines this runs on, so
 # KVM is used only when a trivial boot (no initrd: the kernel panics at once
 # and -no-reboot exits) finishes quickly under it.
@@ -67,11 +72,11 @@ probe_kvm() { # KVER
 	return "$rc"
 }
 
-initramfs() { # KVER -> path of the image
+initramfs() { # KVER [ESPINTCP_KO] -> path of the image
 	local out="$BUILD/qemu/$1/initramfs.cpio.gz"
 	mkdir -p "$(dirname "$out")"
-	"$root/tests/qemu/mkinitramfs.sh" "$1" "$BUILD/$1/espintcp.ko" \
-		"$BUILD/tests" "$out" >&2
+	"$root/tests/qemu/mkinitramfs.sh" "$1" "${2:-$BUILD/$1/espintcp.ko}" \
+		"$BUILD/tests" "$out" "$BUILD/$1/kmod" >&2
 	echo "$out"
 }
 

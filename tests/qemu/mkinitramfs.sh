@@ -1,12 +1,17 @@
 #!/bin/bash
 # Builds the guest: busybox for the basics, the real iproute2/nftables/kmod
 # tools with their libraries, the stock kernel modules the tests need, the
-# module under test as extra/espintcp.ko, and the tests.
+# module under test, and the tests.
 #
-# Usage: mkinitramfs.sh KVER ESPINTCP_KO TESTS_BIN_DIR OUT.cpio.gz
+# Usage: mkinitramfs.sh KVER ESPINTCP_KO TESTS_BIN_DIR OUT.cpio.gz [KMOD_DIR]
+#
+# ESPINTCP_KO goes in as extra/espintcp.ko, or, when it is a file under
+# /lib/modules/KVER (the one dkms installed), at the same place. What the
+# guest must find loaded is in /tests/module.expect. The test modules in
+# KMOD_DIR go to /tests/kmod.
 set -eu
 
-kver=$1 ko=$2 bins=$3 out=$4
+kver=$1 ko=$2 bins=$3 out=$4 kmods=${5:-}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 mods=/lib/modules/$kver
 
@@ -98,9 +103,20 @@ rm "$dir/mods.list"
 for f in modules.order modules.builtin modules.builtin.modinfo; do
 	[ -f "$mods/$f" ] && cp "$mods/$f" "$dir$mods/"
 done
-mkdir -p "$dir$mods/extra"
-cp "$ko" "$dir$mods/extra/espintcp.ko"
+case $ko in
+"$mods"/*) rel=${ko#"$mods"/} ;;
+*) rel=extra/espintcp.ko ;;
+esac
+mkdir -p "$(dirname "$dir$mods/$rel")"
+cp "$ko" "$dir$mods/$rel"
 depmod -b "$dir" "$kver"
+printf 'path=%s\nversion=%s\nsrcversion=%s\n' "$mods/$rel" \
+	"$(modinfo -F version "$ko")" "$(modinfo -F srcversion "$ko")" \
+	> "$dir/tests/module.expect"
+if [ -n "$kmods" ] && [ -d "$kmods" ]; then
+	mkdir -p "$dir/tests/kmod"
+	cp "$kmods"/*.ko "$dir/tests/kmod/"
+fi
 
 cp "$top/tests/qemu/init" "$dir/init"
 chmod 755 "$dir/init"

@@ -13,6 +13,7 @@ shift
 NO_SETUP=1 setup
 build_tests || die "make tests failed"
 build_module "$k" || die "building espintcp.ko for $k failed"
+build_kmod "$k" || die "building the test modules for $k failed"
 initrd=$(initramfs "$k")
 dir=$BUILD/qemu/$k
 tmp=$(mktemp -d)
