@@ -78,7 +78,12 @@ dkms-install:
 		scripts/gen-features.sh scripts/kconfig-check.sh $(DKMS_SRC)/
 	echo '$(VERSION)' > $(DKMS_SRC)/VERSION
 	sed -i 's/#MODULE_VERSION#/$(VERSION)/' $(DKMS_SRC)/dkms.conf
-	dkms install espintcp/$(VERSION)
+	dkms add espintcp/$(VERSION)
+	@# every kernel with headers; 77: dkms.conf excludes that kernel
+	for k in $$(ls /lib/modules); do \
+		[ -e /lib/modules/$$k/build/.config ] || continue; \
+		dkms install espintcp/$(VERSION) -k $$k || [ $$? = 77 ] || exit 1; \
+	done
 
 dkms-remove:
 	dkms remove espintcp/$(VERSION) --all

@@ -19,7 +19,8 @@ static int __init espintcp_init(void)
 	err = espintcp_ulp_init();
 	if (err == -EEXIST) {
 		pr_err("espintcp: this kernel already provides the espintcp ULP (CONFIG_INET_ESPINTCP); the module is not needed\n");
-		goto out_stats;
+		/* modprobe would take EEXIST for "already loaded": success */
+		err = -EBUSY;
 	}
 	if (err)
 		goto out_stats;

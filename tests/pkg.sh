@@ -6,7 +6,8 @@
 #   pkg_install    build the .deb, lintian, the kernel-config refusals,
 #                  apt install, what dkms put under /lib/modules, modinfo
 #   pkg_module K   the dkms-built module of kernel K, for the guest
-#   pkg_remove     apt remove, and nothing left behind
+#   pkg_remove     apt remove, and nothing left behind; then the same
+#                  with make dkms-install and dkms-remove
 # shellcheck shell=bash
 
 PKG_VERSION=$(sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' "$root/debian/changelog")
@@ -111,6 +112,9 @@ pkg_install() {
 	[ "$rc" = 0 ] || tail -n 30 "$BUILD/deb/install.log" | sed 's/^/#   /'
 	check_out pkg "dkms skipped the kernel with espintcp built in ($PKG_FAKE_KVER)" \
 		"" "$(find "/lib/modules/$PKG_FAKE_KVER" -name 'espintcp.ko*')"
+	check_out pkg "and said why: CONFIG_INET_ESPINTCP is set" yes "$(grep -q \
+		"espintcp: not building for /lib/modules/$PKG_FAKE_KVER/build: CONFIG_INET_ESPINTCP is set" \
+		"$BUILD/deb/install.log" && echo yes)"
 	pkg_cleanup
 	for k in $(matrix); do
 		pkg_modinfo_check "$k"
@@ -137,4 +141,21 @@ pkg_remove() {
 	check_out pkg "/usr/src/espintcp-$PKG_VERSION removed" "" \
 		"$(ls -d "/usr/src/espintcp-$PKG_VERSION" 2>/dev/null)"
 	pkg_installed=0
+
+	# the same through dkms from this tree, for every kernel with headers
+	rc=0
+	make -C "$root" dkms-install > "$BUILD/deb/dkms-install.log" 2>&1 || rc=$?
+	check_out pkg "make dkms-install" 0 "$rc"
+	[ "$rc" = 0 ] || tail -n 20 "$BUILD/deb/dkms-install.log" | sed 's/^/#   /'
+	for k in $(matrix); do
+		check_out "$k" "make dkms-install: espintcp.ko in updates/dkms, version $PKG_VERSION" \
+			"$PKG_VERSION" "$(modinfo -k "$k" -F version espintcp 2>&1)"
+	done
+	rc=0
+	make -C "$root" dkms-remove > "$BUILD/deb/dkms-remove.log" 2>&1 || rc=$?
+	check_out pkg "make dkms-remove" 0 "$rc"
+	for k in $(matrix); do
+		check_out "$k" "make dkms-remove took espintcp.ko out of /lib/modules" "" \
+			"$(find "/lib/modules/$k" -name 'espintcp.ko*')"
+	done
 }
