@@ -23,6 +23,6 @@ set_in() { grep -qE "^$1=[ym]" "$config"; }
 if set_in CONFIG_INET_ESPINTCP || set_in CONFIG_INET6_ESPINTCP; then
 	refuse "CONFIG_INET_ESPINTCP is set: this kernel has espintcp built in; use it and uninstall this module"
 fi
-for opt in CONFIG_XFRM CONFIG_INET_ESP CONFIG_STREAM_PARSER; do
+for opt in CONFIG_XFRM CONFIG_INET_ESP CONFIG_STREAM_PARSER CONFIG_NETFILTER; do
 	set_in "$opt" || refuse "$opt is not set: the module needs it (rebuild the kernel with $opt=y or =m)"
 done

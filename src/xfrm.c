@@ -265,7 +265,12 @@ void espintcp_esp_rcv(struct sock *sk, struct sk_buff *skb)
 	}
 
 	local_bh_disable();
-	/* xfrm calls the state's type's input before it returns */
+	/*
+	 * xfrm calls the state's type's input before it returns. What it
+	 * returns needs no handling: only without CONFIG_NETFILTER (which
+	 * kconfig-check.sh requires) does transport mode hand the packet
+	 * back for the caller to deliver.
+	 */
 	__this_cpu_write(espintcp_rx_skb, skb);
 	if (skb->protocol == htons(ETH_P_IPV6)) {
 		IP6CB(skb)->iif = skb->skb_iif;
