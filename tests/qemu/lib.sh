@@ -75,7 +75,8 @@ probe_kvm() { # KVER
 initramfs() { # KVER [ESPINTCP_KO] -> path of the image
 	local out="$BUILD/qemu/$1/initramfs.cpio.gz"
 	mkdir -p "$(dirname "$out")"
-	"$root/tests/qemu/mkinitramfs.sh" "$1" "${2:-$BUILD/$1/espintcp.ko}" \
+	LIBRESWAN_ROOT=$("$root/scripts/libreswan.sh" 2>/dev/null || true) \
+		"$root/tests/qemu/mkinitramfs.sh" "$1" "${2:-$BUILD/$1/espintcp.ko}" \
 		"$BUILD/tests" "$out" "$BUILD/$1/kmod" >&2
 	echo "$out"
 }

@@ -18,7 +18,7 @@ mods=/lib/modules/$kver
 # Modules named by the tests, then whole directories so that whatever the
 # kernel request_module()s at run time (crypto templates, nft expressions,
 # xfrm modes) is there too; modules.dep pulls in the dependencies.
-wanted="esp4 esp6 xfrm_user xfrm_algo xfrm4_tunnel xfrm6_tunnel tunnel4 tunnel6
+wanted="e1000 esp4 esp6 xfrm_user xfrm_algo xfrm4_tunnel xfrm6_tunnel tunnel4 tunnel6
 	ah4 ah6 ipcomp ipcomp6 veth sch_tbf sch_ingress sch_netem cls_u32
 	cls_matchall act_gact nf_tables nft_chain_nat nft_nat nft_masq nf_nat
 	nf_conntrack af_key aesni_intel aes_generic gcm ghash_generic
@@ -27,7 +27,7 @@ wanted="esp4 esp6 xfrm_user xfrm_algo xfrm4_tunnel xfrm6_tunnel tunnel4 tunnel6
 	chacha20poly1305 inet_diag tcp_diag udp_diag"
 wanted_dirs="crypto arch/x86/crypto lib/crypto net/xfrm net/key net/ipv4
 	net/ipv6 net/netfilter net/sched"
-tools="dash bash ip tc ss nft iperf3 kmod"
+tools="dash bash ip tc ss nft iperf3 kmod tcpdump"
 
 [ -f "$mods/modules.dep" ] || { echo "no $mods/modules.dep" >&2; exit 1; }
 [ -f "$ko" ] || { echo "no $ko" >&2; exit 1; }
@@ -113,6 +113,24 @@ depmod -b "$dir" "$kver"
 printf 'path=%s\nversion=%s\nsrcversion=%s\n' "$mods/$rel" \
 	"$(modinfo -F version "$ko")" "$(modinfo -F srcversion "$ko")" \
 	> "$dir/tests/module.expect"
+# libreswan (scripts/libreswan.sh), for tests/guest/50-libreswan.sh:
+# pluto, whack, addconn and certutil in /opt/libreswan, with their
+# libraries and the NSS modules NSS loads at run time
+if [ -n "${LIBRESWAN_ROOT:-}" ] && [ -x "$LIBRESWAN_ROOT/usr/libexec/ipsec/pluto" ]; then
+	mkdir -p "$dir/opt/libreswan"
+	for b in pluto whack addconn; do
+		cp "$LIBRESWAN_ROOT/usr/libexec/ipsec/$b" "$dir/opt/libreswan/"
+		copy_libs "$LIBRESWAN_ROOT/usr/libexec/ipsec/$b"
+	done
+	cp /usr/bin/certutil "$dir/opt/libreswan/"
+	copy_libs /usr/bin/certutil
+	# NSS dlopen()s its modules from where libnss3.so was loaded
+	nssdir=$(ldd /usr/bin/certutil | awk '$1 == "libnss3.so" { print $3 }' | xargs dirname)
+	for f in $(dpkg -L libnss3 | grep -E '\.(so|chk)$'); do
+		cp -Ln "$f" "$dir$nssdir/"
+		copy_libs "$f"
+	done
+fi
 if [ -n "$kmods" ] && [ -d "$kmods" ]; then
 	mkdir -p "$dir/tests/kmod"
 	cp "$kmods"/*.ko "$dir/tests/kmod/"
@@ -123,6 +141,12 @@ chmod 755 "$dir/init"
 cp "$top/tests/netns.sh" "$dir/tests/netns.sh"
 cp "$top"/tests/guest/*.sh "$dir/tests/guest/"
 chmod 755 "$dir"/tests/guest/*.sh
+mkdir -p "$dir/tests/interop"
+cp "$top"/tests/interop/*.sh "$dir/tests/interop/"
+chmod 755 "$dir"/tests/interop/*.sh
+# tcpdump -Z root looks the user up
+echo 'root:x:0:0:root:/root:/bin/sh' > "$dir/etc/passwd"
+echo 'root:x:0:' > "$dir/etc/group"
 if [ -d "$bins" ]; then
 	find "$bins" -maxdepth 1 -type f -perm -u+x -exec cp {} "$dir/tests/bin/" \;
 fi
