@@ -6,6 +6,7 @@
 # make check                               the test suite, every kernel, in QEMU
 # make run                                 the demo: 6.1 in QEMU, IKE over TCP
 # make bench                               IKE latency under ESP load, 6.1
+# make interop                             against upstream espintcp (also in check)
 # make lint                                checkpatch --strict and sparse
 # make deb                                 build/deb/espintcp-dkms_<version>_all.deb
 # make dkms-install / dkms-remove          the module through dkms, from this tree
@@ -60,6 +61,9 @@ run:
 bench:
 	tests/qemu/run.sh bench
 
+interop:
+	tests/qemu/interop.sh
+
 lint:
 	scripts/lint.sh
 
@@ -92,4 +96,4 @@ dkms-remove:
 clean:
 	rm -rf build
 
-.PHONY: all module test-kmod tests check run bench lint deb dkms-install dkms-remove clean
+.PHONY: all module test-kmod tests check run bench interop lint deb dkms-install dkms-remove clean

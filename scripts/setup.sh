@@ -54,3 +54,6 @@ k61=$(dpkg-query -W -f='${Depends}' linux-image-amd64 |
 
 printf '%s\n%s\n' "$k61" "$k612" > "$here/.matrix"
 echo "setup: kernel matrix: $k61 $k612"
+
+# libreswan for the guest (unpacked, not installed) and its libraries
+"$here/libreswan.sh" > /dev/null || echo "setup: libreswan unavailable: tests/guest/50-libreswan.sh will skip" >&2

@@ -219,7 +219,11 @@ static bool espintcp_for_udp_state(struct net *net, struct sk_buff *skb)
 	x = xfrm_state_lookup(net, skb->mark, daddr, spi, IPPROTO_ESP, family);
 	if (!x)
 		return false;	/* xfrm counts it: XfrmInNoStates */
-	udp = !espintcp_is_tcp_state(x);
+	/*
+	 * A state not yet valid (the SPI of a Child SA being negotiated) is
+	 * xfrm's to drop and count, as for upstream: XfrmAcquireError.
+	 */
+	udp = x->km.state == XFRM_STATE_VALID && !espintcp_is_tcp_state(x);
 	xfrm_state_put(x);
 	return udp;
 }

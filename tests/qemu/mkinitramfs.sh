@@ -114,21 +114,23 @@ printf 'path=%s\nversion=%s\nsrcversion=%s\n' "$mods/$rel" \
 	"$(modinfo -F version "$ko")" "$(modinfo -F srcversion "$ko")" \
 	> "$dir/tests/module.expect"
 # libreswan (scripts/libreswan.sh), for tests/guest/50-libreswan.sh:
-# pluto, whack, addconn and certutil in /opt/libreswan, with their
+# pluto, whack and addconn where pluto looks for them, certutil, their
 # libraries and the NSS modules NSS loads at run time
 if [ -n "${LIBRESWAN_ROOT:-}" ] && [ -x "$LIBRESWAN_ROOT/usr/libexec/ipsec/pluto" ]; then
-	mkdir -p "$dir/opt/libreswan"
+	mkdir -p "$dir/usr/libexec/ipsec"
 	for b in pluto whack addconn; do
-		cp "$LIBRESWAN_ROOT/usr/libexec/ipsec/$b" "$dir/opt/libreswan/"
+		cp "$LIBRESWAN_ROOT/usr/libexec/ipsec/$b" "$dir/usr/libexec/ipsec/"
 		copy_libs "$LIBRESWAN_ROOT/usr/libexec/ipsec/$b"
 	done
-	cp /usr/bin/certutil "$dir/opt/libreswan/"
+	cp /usr/bin/certutil "$dir/usr/libexec/ipsec/"
 	copy_libs /usr/bin/certutil
+	: > "$dir/etc/hosts"
+	: > "$dir/etc/resolv.conf"
 	# NSS dlopen()s its modules from where libnss3.so was loaded
 	nssdir=$(ldd /usr/bin/certutil | awk '$1 == "libnss3.so" { print $3 }' | xargs dirname)
 	for f in $(dpkg -L libnss3 | grep -E '\.(so|chk)$'); do
 		cp -Ln "$f" "$dir$nssdir/"
-		copy_libs "$f"
+		case $f in *.so) copy_libs "$f" ;; esac
 	done
 fi
 if [ -n "$kmods" ] && [ -d "$kmods" ]; then
