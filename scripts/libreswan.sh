@@ -10,7 +10,10 @@ cache=${ESPINTCP_CACHE:-/var/cache/espintcp}/libreswan
 export DEBIAN_FRONTEND=noninteractive
 
 ver=$(apt-cache policy libreswan | sed -n 's/^ *Candidate: //p')
-[ -n "$ver" ] && [ "$ver" != "(none)" ] || { echo "libreswan: not on the mirror" >&2; exit 1; }
+if [ -z "$ver" ] || [ "$ver" = "(none)" ]; then
+	echo "libreswan: not on the mirror" >&2
+	exit 1
+fi
 out=$cache/$ver
 if [ ! -x "$out/usr/libexec/ipsec/pluto" ]; then
 	tmp=$(mktemp -d)

@@ -8,7 +8,7 @@
 #   pkg_module K   the dkms-built module of kernel K, for the guest
 #   pkg_remove     apt remove, and nothing left behind; then the same
 #                  with make dkms-install and dkms-remove
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2154  # root: from tests/qemu/lib.sh
 
 PKG_VERSION=$(sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' "$root/debian/changelog")
 # a kernel dkms must skip: its "headers" say espintcp is built in

@@ -58,6 +58,7 @@ if [ "$me" = a ]; then
 		for m in "ip 17 ip protocol 17" "ip 50 ip protocol 50" \
 			"ipv6 17 ip6 protocol 17" "ipv6 50 ip6 protocol 50" \
 			"ipv6 44 ip6 protocol 44"; do
+			# shellcheck disable=SC2086 # split into words on purpose
 			set -- $m
 			pref=$((pref + 1))
 			tc filter add dev "$dev" "$dir" protocol "$1" pref "$pref" \
@@ -148,6 +149,7 @@ for client in a b; do
 				aead 'rfc4106(gcm(aes))' "$key" 128 mode "$mode" \
 				encap espintcp "$rport" "$lport" 0.0.0.0
 			if [ "$mode" = transport ]; then
+				# shellcheck disable=SC2086 # "proto icmp": two words
 				policies transport "$l" "$r" "$l" "$r" $sel
 				dst=$r src=$l
 			else

@@ -9,7 +9,7 @@
 set -eu
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-# shellcheck source=../pkg.sh
+# shellcheck source=tests/pkg.sh
 . "$root/tests/pkg.sh"
 
 n=0 passed=0 failed=0 skipped=0
