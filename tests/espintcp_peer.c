@@ -11,6 +11,11 @@
  *	server answer it, and print the round trips: "ike_rtt_us N" lines,
  *	then "ike_rtt_avg_us A" and "ike_rtt_max_us M"; then hold the
  *	connection until stdin closes, as above.
+ *   espintcp_peer 4|6 CPORT SPORT stress COUNT
+ *	wait for a line on stdin, then send COUNT IKE messages of random
+ *	sizes (5 to 65533 bytes, mostly small) from client to server while
+ *	the server checks every byte; print "stress COUNT exact" or what
+ *	differed; then hold the connection until stdin closes.
  *
  * Environment: PEER_CLI_NS, PEER_SRV_NS (netns names, default cli, srv),
  * PEER_CADDR, PEER_SADDR (client and server addresses, default the
@@ -24,10 +29,12 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -134,6 +141,68 @@ static void ike_pings(int c, int s, int interval_ms, int count)
 	printf("ike_rtt_avg_us %lld\nike_rtt_max_us %lld\n", sum / count, max);
 }
 
+static unsigned int xorshift(unsigned int *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+/* message i of the stress stream: its size, and its bytes in @m */
+static size_t stress_msg(unsigned char *m, unsigned int i)
+{
+	unsigned int x = 2463534242u ^ (i * 2654435761u);
+	size_t len, k;
+
+	xorshift(&x);
+	if (xorshift(&x) % 100 < 2)
+		len = 5 + xorshift(&x) % (65533 - 4);
+	else
+		len = 5 + xorshift(&x) % 1496;
+	memset(m, 0, 4);
+	for (k = 4; k < len; k++)
+		m[k] = (unsigned char)(k * 131 + i);
+	return len;
+}
+
+static void stress(int c, int s, int count)
+{
+	static unsigned char m[65536], buf[65536];
+	pid_t pid;
+	int i, status;
+
+	pid = fork();
+	if (pid == 0) {
+		for (i = 0; i < count; i++) {
+			size_t len = stress_msg(m, i);
+
+			if (send(c, m, len, 0) != (ssize_t)len)
+				die("stress: send");
+		}
+		_exit(0);
+	}
+	for (i = 0; i < count; i++) {
+		size_t len = stress_msg(m, i);
+		ssize_t n;
+
+		wait_in(s);
+		n = recv(s, buf, sizeof(buf), 0);
+		if (n != (ssize_t)len || memcmp(buf, m, len)) {
+			printf("stress: message %d: %zd bytes, want %zu%s\n", i,
+			       n, len, n == (ssize_t)len ? ", bytes differ" : "");
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			return;
+		}
+	}
+	waitpid(pid, &status, 0);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		printf("stress %d exact\n", count);
+	else
+		printf("stress: the sender failed\n");
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_storage ss, peer;
@@ -143,7 +212,7 @@ int main(int argc, char **argv)
 	socklen_t len, plen = sizeof(peer);
 
 	if (argc < 4) {
-		fprintf(stderr, "usage: %s 4|6 CPORT SPORT [hold | ike MS N]\n",
+		fprintf(stderr, "usage: %s 4|6 CPORT SPORT [hold | ike MS N | stress N]\n",
 			argv[0]);
 		return 2;
 	}
@@ -195,6 +264,12 @@ int main(int argc, char **argv)
 
 	if (argc >= 7 && !strcmp(argv[4], "ike")) {
 		ike_pings(c, s, atoi(argv[5]), atoi(argv[6]));
+		fflush(stdout);
+	}
+	if (argc >= 6 && !strcmp(argv[4], "stress")) {
+		while (read(0, pfx, 1) == 1 && pfx[0] != '\n')
+			;
+		stress(c, s, atoi(argv[5]));
 		fflush(stdout);
 	}
 	while (read(0, pfx, sizeof(pfx)) > 0)

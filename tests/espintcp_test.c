@@ -508,6 +508,83 @@ static void test_esp_frame(int family)
 	      xfrm_stat(SRV, "XfrmInNoStates") - nostates);
 }
 
+static int port_of(int fd, bool peer)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (peer ? getpeername(fd, (struct sockaddr *)&ss, &len) :
+		   getsockname(fd, (struct sockaddr *)&ss, &len))
+		return -1;
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/*
+ * ESP of an encap espintcp state as the module writes it into the stream,
+ * read raw by a plain peer: two 100-byte UDP datagrams through a transport
+ * mode state (rfc4106, 8-byte IV, 16-byte ICV) are two frames of
+ * 2 + 8 + 8 + 112 + 16 bytes: [146][SPI 0x3003][seq 1 and 2][...].
+ */
+static void test_wire_esp_tx(int family)
+{
+	const char *c_ip = family == AF_INET ? addr4[CLI] : addr6[CLI];
+	const char *s_ip = family == AF_INET ? addr4[SRV] : addr6[SRV];
+	struct timeval tmo = { .tv_sec = 5 };
+	struct sockaddr_storage ss;
+	uint8_t data[100] = { 0 }, frame[146];
+	char cmd[512];
+	int c, s, u, i;
+	socklen_t len;
+
+	if (espintcp_pair(family, ULP_CLI, &c, &s)) {
+		failed = true;
+		return;
+	}
+	snprintf(cmd, sizeof(cmd),
+		 "ip -n cli xfrm state add src %s dst %s proto esp spi 0x3003 "
+		 "mode transport aead 'rfc4106(gcm(aes))' "
+		 "0x0102030405060708090a0b0c0d0e0f1011121314 128 "
+		 "encap espintcp %d %d 0.0.0.0 && "
+		 "ip -n cli xfrm policy add src %s dst %s proto udp dport 7777 "
+		 "dir out tmpl src %s dst %s proto esp mode transport",
+		 c_ip, s_ip, port_of(c, false), port_of(c, true),
+		 c_ip, s_ip, c_ip, s_ip);
+	if (!CHECK(!system(cmd), "%s", cmd))
+		goto out;
+
+	enter(CLI);
+	u = socket(family, SOCK_DGRAM, 0);
+	len = mkaddr(family, SRV, 7777, &ss);
+	for (i = 0; i < 2; i++)
+		MUST(sendto(u, data, sizeof(data), 0, (struct sockaddr *)&ss, len));
+	close(u);
+
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo));
+	for (i = 0; i < 2; i++) {
+		ssize_t n = recv(s, frame, sizeof(frame), MSG_WAITALL);
+
+		if (!CHECK(n == sizeof(frame), "frame %d: %zd bytes (%s)", i, n,
+			   n < 0 ? strerror(errno) : "short"))
+			break;
+		CHECK(frame[0] == 0 && frame[1] == sizeof(frame),
+		      "frame %d: length %u, want %zu", i,
+		      frame[0] << 8 | frame[1], sizeof(frame));
+		CHECK(!memcmp(frame + 2, "\0\0\x30\x03", 4),
+		      "frame %d: SPI %02x%02x%02x%02x, want 00003003", i,
+		      frame[2], frame[3], frame[4], frame[5]);
+		CHECK(frame[6] == 0 && frame[7] == 0 && frame[8] == 0 &&
+		      frame[9] == i + 1, "frame %d: sequence number %u, want %d",
+		      i, frame[6] << 24 | frame[7] << 16 | frame[8] << 8 | frame[9],
+		      i + 1);
+	}
+	nothing_queued(s);
+	snprintf(cmd, sizeof(cmd),
+		 "ip -n cli xfrm policy flush; ip -n cli xfrm state flush");
+	CHECK(!system(cmd), "%s", cmd);
+out:
+	close2(c, s);
+}
+
 /* ESP over TCP whose SPI is an ESP-in-UDP state's is refused */
 static void test_esp_udp_state(int family)
 {
@@ -963,6 +1040,7 @@ static const struct test tests[] = {
 	{ "wire: coalesced frames, keepalive, short frames", test_wire_rx_coalesced },
 	{ "wire: message queued before the ULP",	test_prefix_coalesced },
 	{ "wire: ESP frame handed to xfrm",		test_esp_frame },
+	{ "wire: ESP frames written by the module",	test_wire_esp_tx },
 	{ "wire: ESP for an ESP-in-UDP state refused",	test_esp_udp_state },
 	{ "wire: length < 2 aborts the stream with EINVAL", test_bad_length },
 	{ "recv: short buffer truncates, MSG_TRUNC",	test_trunc },

@@ -9,6 +9,10 @@
 # inside see). The same run is made twice: with the module's ESP bounds
 # (default) and with them lifted, which is how upstream behaves (ESP fills
 # the socket's send queue ahead of IKE).
+#
+# A second table, unshaped link: IKE and outer ping round trips idle, and
+# iperf3 through the same tunnel with ESP in TCP, ESP in UDP and plain
+# ESP (the drop filter for each lifted), as ratios to plain ESP.
 set -eu
 . /tests/netns.sh
 
@@ -20,14 +24,16 @@ avg() { sed -n 's|.*min/avg/max = [0-9.]*/\([0-9.]*\)/.*|\1|p' "$1"; }
 max() { sed -n 's|.*min/avg/max = [0-9.]*/[0-9.]*/\([0-9.]*\).*|\1|p' "$1"; }
 us2ms() { awk -v v="$1" 'BEGIN { printf "%.1f", v / 1000 }'; }
 
-tunnel() { # CPORT SPORT
+tunnel() { # CPORT SPORT [ENCAP: espintcp (default), espinudp, none]
+	e1="encap ${3:-espintcp} $1 $2 0.0.0.0" e2="encap ${3:-espintcp} $2 $1 0.0.0.0"
+	[ "${3:-}" = none ] && e1= e2=
 	for ns in cli srv; do
 		ip -n "$ns" xfrm state add src 10.0.1.1 dst 10.0.1.2 proto esp \
 			spi 0x501 reqid 5 mode tunnel replay-window 32 aead 'rfc4106(gcm(aes))' $KEY 128 \
-			encap espintcp "$1" "$2" 0.0.0.0
+			$e1
 		ip -n "$ns" xfrm state add src 10.0.1.2 dst 10.0.1.1 proto esp \
 			spi 0x502 reqid 5 mode tunnel replay-window 32 aead 'rfc4106(gcm(aes))' $KEY 128 \
-			encap espintcp "$2" "$1" 0.0.0.0
+			$e2
 	done
 	cli ip xfrm policy add src 10.9.1.1 dst 10.9.2.1 dir out \
 		tmpl src 10.0.1.1 dst 10.0.1.2 proto esp reqid 5 mode tunnel
@@ -97,3 +103,70 @@ one_run "bounded (default)" 40001 4501
 sleep 2
 echo 0 > /sys/module/espintcp/parameters/esp_notsent_bytes
 one_run "unbounded (upstream)" 40002 4502
+
+# --- unshaped: idle round trips, and throughput by encapsulation ----------
+THRU_SECS=${BENCH_THRU_SECS:-8}
+
+# thru ENCAP CPORT SPORT: iperf3 Mbit/s through the tunnel, in $rate
+thru() {
+	topo_up
+	cli ip addr add 10.9.1.1/32 dev lo
+	srv ip addr add 10.9.2.1/32 dev lo
+	cli ip route add 10.9.2.1/32 via 10.0.1.2 src 10.9.1.1
+	srv ip route add 10.9.1.1/32 via 10.0.1.1 src 10.9.2.1
+	rm -f /tmp/bench.in
+	mkfifo /tmp/bench.in
+	case $1 in
+	espintcp)
+		/tests/bin/espintcp_peer 4 "$2" "$3" ike 50 20 < /tmp/bench.in \
+			> /tmp/ike.out 2>&1 & ;;
+	espinudp)
+		for ns in cli srv; do
+			for d in ingress egress; do topo_undrop "$ns" "$d" 1; done
+		done
+		/tests/bin/udp_encap_sock cli 10.0.1.1 "$2" < /tmp/bench.in > /dev/null 2>&1 &
+		/tests/bin/udp_encap_sock srv 10.0.1.2 "$3" < /tmp/bench.in > /dev/null 2>&1 & ;;
+	none)
+		for ns in cli srv; do
+			for d in ingress egress; do topo_undrop "$ns" "$d" 2; done
+		done ;;
+	esac
+	exec 4> /tmp/bench.in
+	sleep 1
+	if [ "$1" = espintcp ]; then
+		# idle: the IKE pings run first, then the outer pings
+		for _i in $(seq 100); do
+			grep -q ike_rtt_max_us /tmp/ike.out && break
+			sleep 0.1
+		done
+		cli ping -c 20 -i 0.05 10.0.1.2 > /tmp/outer.out 2>&1
+	fi
+	tunnel "$2" "$3" "$1"
+	srv timeout $((THRU_SECS + 20)) iperf3 -s -1 -B 10.9.2.1 >/dev/null 2>&1 &
+	sleep 0.5
+	cli timeout $((THRU_SECS + 15)) iperf3 -c 10.9.2.1 -B 10.9.1.1 -t "$THRU_SECS" -f m \
+		> /tmp/iperf.out 2>&1 || true
+	exec 4>&-
+	wait
+	rate=$(sed -n 's/.* \([0-9.]*\) Mbits\/sec.*receiver.*/\1/p' /tmp/iperf.out)
+	cli ip xfrm policy flush; cli ip xfrm state flush
+	srv ip xfrm policy flush; srv ip xfrm state flush
+	topo_down
+}
+
+thru espintcp 40011 4511
+r_tcp=${rate:-0}
+ike_idle="$(us2ms "$(sed -n 's/^ike_rtt_avg_us //p' /tmp/ike.out)") / $(us2ms "$(sed -n 's/^ike_rtt_max_us //p' /tmp/ike.out)")"
+ping_idle="$(avg /tmp/outer.out) / $(max /tmp/outer.out)"
+thru espinudp 4512 4513
+r_udp=${rate:-0}
+thru none 0 0
+r_esp=${rate:-0}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }'; }
+echo "#"
+echo "# idle, unshaped (ms, avg / max of 20): IKE round trip $ike_idle; outer ping $ping_idle"
+echo "# iperf3 through the tunnel, unshaped veth, ${THRU_SECS}s each, same guest run:"
+printf '%-22s %8s %12s\n' "# encapsulation" mbit/s vs_plain_esp
+printf '%-22s %8s %12s\n' "espintcp (TCP)" "$r_tcp" "$(ratio "$r_tcp" "$r_esp")"
+printf '%-22s %8s %12s\n' "espinudp (UDP)" "$r_udp" "$(ratio "$r_udp" "$r_esp")"
+printf '%-22s %8s %12s\n' "none (plain ESP)" "$r_esp" "1.00"

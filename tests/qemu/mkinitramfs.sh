@@ -140,7 +140,7 @@ fi
 
 cp "$top/tests/qemu/init" "$dir/init"
 chmod 755 "$dir/init"
-cp "$top/tests/netns.sh" "$dir/tests/netns.sh"
+cp "$top/tests/netns.sh" "$top/tests/esp.sh" "$dir/tests/"
 cp "$top"/tests/guest/*.sh "$dir/tests/guest/"
 chmod 755 "$dir"/tests/guest/*.sh
 mkdir -p "$dir/tests/interop"

@@ -1,0 +1,89 @@
+# ESP-over-TCP helpers for the guest scripts (sourced after netns.sh):
+# states and policies in netns cli and srv, espintcp_peer connections,
+# the module's counters. REQID (default 1) tags the states and policies.
+# shellcheck shell=sh disable=SC2086
+
+KEY=0x0102030405060708090a0b0c0d0e0f1011121314
+AEAD="aead rfc4106(gcm(aes)) $KEY 128"
+peer_in=/tmp/peer.in
+peer_out=/tmp/peer.out
+
+ctr() { # NS NAME
+	ip netns exec "$1" awk -v k="$2" '$1 == k { print $2 }' /proc/net/espintcp
+}
+leaked() { # packets the UDP/ESP drop filters stopped on egress, both ends
+	_n=0
+	for ns in cli srv; do
+		for f in 1 2 3 4; do
+			_n=$((_n + $(tc_dropped "$ns" egress "$f")))
+		done
+	done
+	echo "$_n"
+}
+
+# peer_start FAMILY CPORT SPORT: an espintcp connection, held open
+peer_start() {
+	rm -f "$peer_in" "$peer_out"
+	mkfifo "$peer_in"
+	/tests/bin/espintcp_peer "$@" < "$peer_in" > "$peer_out" 2>&1 &
+	exec 3> "$peer_in"
+	for _i in $(seq 50); do
+		grep -q ready "$peer_out" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	cat "$peer_out"
+	return 1
+}
+peer_stop() {
+	exec 3>&-
+	wait
+}
+
+# sa NS MODE FAMILY SRC DST SPI SPORT DPORT
+sa() {
+	ip -n "$1" xfrm state add src "$4" dst "$5" proto esp spi "$6" \
+		reqid "${REQID:-1}" mode "$2" $AEAD encap espintcp "$7" "$8" 0.0.0.0
+}
+
+# policies NS MODE LOCAL REMOTE OUTER_LOCAL OUTER_REMOTE [SELECTOR...]
+policies() {
+	_ns=$1 _mode=$2 _l=$3 _r=$4 _ol=$5 _or=$6
+	shift 6
+	ip -n "$_ns" xfrm policy add src "$_l" dst "$_r" "$@" dir out \
+		tmpl src "$_ol" dst "$_or" proto esp reqid "${REQID:-1}" mode "$_mode"
+	ip -n "$_ns" xfrm policy add src "$_r" dst "$_l" "$@" dir in \
+		tmpl src "$_or" dst "$_ol" proto esp reqid "${REQID:-1}" mode "$_mode"
+}
+
+# sa_pair MODE FAMILY CADDR SADDR SPI_CS SPI_SC CPORT SPORT: both
+# directions' TCP states, in both namespaces
+sa_pair() {
+	for ns in cli srv; do
+		sa "$ns" "$1" "$2" "$3" "$4" "$5" "$7" "$8"
+		sa "$ns" "$1" "$2" "$4" "$3" "$6" "$8" "$7"
+	done
+}
+
+# policy_pair MODE C S OUTER_C OUTER_S [SELECTOR...]: cli's and srv's
+policy_pair() {
+	_m=$1 _c=$2 _s=$3 _oc=$4 _os=$5
+	shift 5
+	policies cli "$_m" "$_c" "$_s" "$_oc" "$_os" "$@"
+	policies srv "$_m" "$_s" "$_c" "$_os" "$_oc" "$@"
+}
+
+xfrm_flush() {
+	for ns in cli srv; do
+		ip -n "$ns" xfrm policy flush
+		ip -n "$ns" xfrm state flush
+	done
+}
+
+rmmod_wait() { # flushed states die in xfrm's GC, a moment later
+	for _i in $(seq 100); do
+		rmmod espintcp 2>/dev/null && return 0
+		sleep 0.1
+	done
+	rmmod espintcp
+}
+

@@ -1,0 +1,136 @@
+#!/bin/sh
+# ESP over TCP under load, between netns cli and srv (tests/netns.sh: UDP
+# and ESP dropped), IPv4 tunnel mode:
+#  - 10 000 IKE messages of random sizes (5 to 65533 bytes) on the one
+#    connection that also carries a 4 MiB transfer through the tunnel:
+#    every IKE byte and every transferred byte arrives intact;
+#  - 64 connections at once, each with its own pair of SAs (reqid i) and
+#    inner addresses 10.10.i.1 <-> 10.10.i.2: 2 pings each, all at once,
+#    and every state counts exactly its own 2 packets.
+set -eu
+. /tests/netns.sh
+. /tests/esp.sh
+
+topo_up
+modprobe xfrm_user
+modprobe espintcp
+
+# --- 10 000 IKE messages interleaved with bulk ESP ------------------------
+peer_start 4 40100 4500 stress 10000
+sa_pair tunnel 4 10.0.1.1 10.0.1.2 0x5001 0x5002 40100 4500
+cli ip addr add 10.9.1.1/32 dev lo
+srv ip addr add 10.9.2.1/32 dev lo
+cli ip route add 10.9.2.1/32 via 10.0.1.2 src 10.9.1.1
+srv ip route add 10.9.1.1/32 via 10.0.1.1 src 10.9.2.1
+policy_pair tunnel 10.9.1.1 10.9.2.1 10.0.1.1 10.0.1.2
+
+ike_tx0=$(ctr cli ike_tx_msgs) ike_rx0=$(ctr srv ike_rx_msgs)
+esp_rx0=$(ctr srv esp_rx_msgs)
+drops0=$(ip netns exec srv awk '$1 ~ /^rx_(drop|stream)/ { s += $2 } END { print s }' /proc/net/espintcp)
+
+head -c 4194304 /dev/urandom > /tmp/bulk
+rm -f /tmp/bulk.hold
+mkfifo /tmp/bulk.hold
+srv sh -c "nc -l -p 5002 < /tmp/bulk.hold > /tmp/bulk.out" &
+listener=$!
+exec 4> /tmp/bulk.hold
+sleep 0.5
+cli nc 10.9.2.1 5002 < /tmp/bulk > /dev/null 2>&1 &
+sender=$!
+echo go >&3
+t0=$(cut -d' ' -f1 /proc/uptime)
+for _i in $(seq 1200); do
+	grep -q '^stress' "$peer_out" && break
+	sleep 0.1
+done
+echo "# ESP frames received when the IKE stress ended: $(($(ctr srv esp_rx_msgs) - esp_rx0))"
+check_eq "10 000 IKE messages of random sizes, byte-exact, during the transfer" \
+	"stress 10000 exact" "$(grep '^stress' "$peer_out")"
+wait "$sender" || true
+exec 4>&-
+wait "$listener" || true
+echo "# IKE stress and 4 MiB transfer: $(awk -v s="$t0" '{ printf "%.1f", $1 - s }' /proc/uptime)s"
+check_eq "4 MiB through the tunnel on the same connection, intact" \
+	"$(md5sum < /tmp/bulk)" "$(md5sum < /tmp/bulk.out)"
+check_eq "IKE counters: 10 000 sent by cli, 10 000 queued by srv" "10000 10000" \
+	"$(($(ctr cli ike_tx_msgs) - ike_tx0)) $(($(ctr srv ike_rx_msgs) - ike_rx0))"
+esp=$(($(ctr srv esp_rx_msgs) - esp_rx0))
+echo "# ESP frames interleaved with the IKE messages: $esp"
+check "the ESP of the transfer shared the stream (over 1000 frames)" test "$esp" -gt 1000
+check_eq "no frame dropped and no stream error on srv" 0 \
+	"$(($(ip netns exec srv awk '$1 ~ /^rx_(drop|stream)/ { s += $2 } END { print s }' /proc/net/espintcp) - drops0))"
+check_eq "no UDP or ESP reached the wire" 0 "$(leaked)"
+peer_stop
+xfrm_flush
+cli ip addr del 10.9.1.1/32 dev lo
+srv ip addr del 10.9.2.1/32 dev lo
+
+# --- 64 connections, each with its own SAs ---------------------------------
+n=64
+rm -f /tmp/hold64
+mkfifo /tmp/hold64
+for i in $(seq "$n"); do
+	/tests/bin/espintcp_peer 4 $((42000 + i)) $((5000 + i)) \
+		< /tmp/hold64 > "/tmp/p64.$i" 2>&1 &
+done
+exec 5> /tmp/hold64
+ready=0
+for _i in $(seq 300); do
+	ready=$(cat /tmp/p64.* | grep -c '^ready' || true)
+	[ "$ready" = "$n" ] && break
+	sleep 0.1
+done
+check_eq "$n espintcp connections up" "$n" "$ready"
+
+: > /tmp/cli.batch
+: > /tmp/srv.batch
+for i in $(seq "$n"); do
+	cp=$((42000 + i)) sp=$((5000 + i))
+	for f in /tmp/cli.batch /tmp/srv.batch; do
+		cat >> "$f" <<-EOF
+		xfrm state add src 10.0.1.1 dst 10.0.1.2 proto esp spi $((0x10000 + i)) reqid $i mode tunnel $AEAD encap espintcp $cp $sp 0.0.0.0
+		xfrm state add src 10.0.1.2 dst 10.0.1.1 proto esp spi $((0x20000 + i)) reqid $i mode tunnel $AEAD encap espintcp $sp $cp 0.0.0.0
+		EOF
+	done
+	cat >> /tmp/cli.batch <<-EOF
+	address add 10.10.$i.1/32 dev lo
+	route add 10.10.$i.2/32 via 10.0.1.2 src 10.10.$i.1
+	xfrm policy add src 10.10.$i.1 dst 10.10.$i.2 dir out tmpl src 10.0.1.1 dst 10.0.1.2 proto esp reqid $i mode tunnel
+	xfrm policy add src 10.10.$i.2 dst 10.10.$i.1 dir in tmpl src 10.0.1.2 dst 10.0.1.1 proto esp reqid $i mode tunnel
+	EOF
+	cat >> /tmp/srv.batch <<-EOF
+	address add 10.10.$i.2/32 dev lo
+	route add 10.10.$i.1/32 via 10.0.1.1 src 10.10.$i.2
+	xfrm policy add src 10.10.$i.2 dst 10.10.$i.1 dir out tmpl src 10.0.1.2 dst 10.0.1.1 proto esp reqid $i mode tunnel
+	xfrm policy add src 10.10.$i.1 dst 10.10.$i.2 dir in tmpl src 10.0.1.1 dst 10.0.1.2 proto esp reqid $i mode tunnel
+	EOF
+done
+check "$n SA pairs, policies and routes in cli" ip -n cli -batch /tmp/cli.batch
+check "$n SA pairs, policies and routes in srv" ip -n srv -batch /tmp/srv.batch
+check_eq "$((2 * n)) TCP states on each side" "$((2 * n)) $((2 * n))" \
+	"$(ctr cli tcp_states) $(ctr srv tcp_states)"
+
+tx0=$(ctr cli esp_tx_msgs) rx0=$(ctr srv esp_rx_msgs)
+for i in $(seq "$n"); do
+	cli ping -c 2 -i 0.5 -W 5 -I "10.10.$i.1" "10.10.$i.2" > "/tmp/ping64.$i" 2>&1 &
+done
+wait_pings=0
+for i in $(seq "$n"); do
+	for _i in $(seq 300); do
+		grep -q 'packets received' "/tmp/ping64.$i" 2>/dev/null && break
+		sleep 0.1
+	done
+	grep -q ' 2 packets received' "/tmp/ping64.$i" && wait_pings=$((wait_pings + 1))
+done
+check_eq "2 pings answered on each of the $n tunnels, all at once" "$n" "$wait_pings"
+check_eq "$((2 * n)) requests as ESP frames, cli -> srv" "$((2 * n)) $((2 * n))" \
+	"$(($(ctr cli esp_tx_msgs) - tx0)) $(($(ctr srv esp_rx_msgs) - rx0))"
+check_eq "every one of cli's $((2 * n)) states counted its own 2 packets" "$((2 * n))" \
+	"$(ip -n cli -s xfrm state | grep -c '(bytes), 2(packets)')"
+check_eq "no UDP or ESP reached the wire" 0 "$(leaked)"
+
+exec 5>&-
+wait
+xfrm_flush
+topo_down
+check "module released after the stress: rmmod" rmmod_wait
