@@ -129,7 +129,9 @@ thru() {
 	none)
 		for ns in cli srv; do
 			for d in ingress egress; do topo_undrop "$ns" "$d" 2; done
-		done ;;
+		done
+		# nothing to hold open: a reader, so that the fifo opens
+		cat /tmp/bench.in > /dev/null & ;;
 	esac
 	exec 4> /tmp/bench.in
 	sleep 1
