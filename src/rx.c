@@ -136,6 +136,6 @@ int espintcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 	if (!(flags & MSG_PEEK))
 		espintcp_rx_consumed(esk, skb);
 	/* a short read drops the rest of the message, as on a datagram socket */
-	kfree_skb(skb);
+	consume_skb(skb);
 	return err ?: copied;
 }
