@@ -25,7 +25,6 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <linux/xfrm.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
@@ -38,14 +37,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ike_sock.h"
 #include "sockaddr.h"
 
-#ifndef TCP_ULP
-#define TCP_ULP 31
-#endif
-#ifndef SOL_TCP
-#define SOL_TCP 6
-#endif
 
 static void die(const char *what)
 {
@@ -72,27 +66,15 @@ static void enter(const char *ns)
 	close(fd);
 }
 
-/* what an IKE daemon does so that its own packets are not encrypted */
 static void bypass(int fd, int family)
 {
-	struct xfrm_userpolicy_info pol = {
-		.action = XFRM_POLICY_ALLOW,
-		.sel.family = family,
-	};
-	int level = family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
-	int opt = family == AF_INET ? IP_XFRM_POLICY : IPV6_XFRM_POLICY;
-
-	pol.dir = XFRM_POLICY_OUT;
-	if (setsockopt(fd, level, opt, &pol, sizeof(pol)))
-		die("IP_XFRM_POLICY out");
-	pol.dir = XFRM_POLICY_IN;
-	if (setsockopt(fd, level, opt, &pol, sizeof(pol)))
-		die("IP_XFRM_POLICY in");
+	if (ike_sock_bypass(fd, family))
+		die("IP_XFRM_POLICY");
 }
 
 static void ulp(int fd)
 {
-	if (setsockopt(fd, SOL_TCP, TCP_ULP, "espintcp", sizeof("espintcp")))
+	if (ike_sock_ulp(fd))
 		die("TCP_ULP");
 }
 

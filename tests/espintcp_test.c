@@ -34,11 +34,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ike_sock.h"
 #include "sockaddr.h"
 
-#ifndef TCP_ULP
-#define TCP_ULP 31
-#endif
 #define MAX_MSG 65533
 
 enum { CLI, SRV };
@@ -190,16 +188,11 @@ err:
 	return -1;
 }
 
-static int set_ulp(int fd)
-{
-	return setsockopt(fd, SOL_TCP, TCP_ULP, "espintcp", sizeof("espintcp"));
-}
-
 static int client_start(int c)
 {
 	if (send(c, "IKETCP", 6, 0) != 6)
 		return -1;
-	return set_ulp(c);
+	return ike_sock_ulp(c);
 }
 
 static int server_start(int s)
@@ -211,7 +204,7 @@ static int server_start(int s)
 		errno = EPROTO;
 		return -1;
 	}
-	return set_ulp(s);
+	return ike_sock_ulp(s);
 }
 
 /* ulp: which ends get the ULP; the other end stays plain TCP */
@@ -462,7 +455,7 @@ static void test_prefix_coalesced(int family)
 	usleep(100000);
 	CHECK(recv(s, pfx, 6, MSG_WAITALL) == 6 && !memcmp(pfx, "IKETCP", 6),
 	      "prefix");
-	MUST(set_ulp(s));
+	MUST(ike_sock_ulp(s));
 	expect_msg(s, msg, sizeof(msg));
 	close2(c, s);
 }
@@ -786,25 +779,25 @@ static void test_setsockopt_rules(int family)
 		failed = true;
 		return;
 	}
-	EXPECT_ERRNO(set_ulp(c), EEXIST);
+	EXPECT_ERRNO(ike_sock_ulp(c), EEXIST);
 	close2(c, s);
 
 	enter(SRV);
 	l = socket(family, SOCK_STREAM, 0);
 	MUST(bind(l, (struct sockaddr *)&ss, mkaddr(family, SRV, 0, &ss)));
 	MUST(listen(l, 1));
-	EXPECT_ERRNO(set_ulp(l), ENOTCONN);
+	EXPECT_ERRNO(ike_sock_ulp(l), ENOTCONN);
 	close(l);
 
 	/* the ULP on a fresh socket keeps it from ever listening */
 	l = socket(family, SOCK_STREAM, 0);
-	MUST(set_ulp(l));
+	MUST(ike_sock_ulp(l));
 	MUST(bind(l, (struct sockaddr *)&ss, mkaddr(family, SRV, 0, &ss)));
 	EXPECT_ERRNO(listen(l, 1), EINVAL);
 	close(l);
 
 	u = socket(family, SOCK_DGRAM, 0);
-	EXPECT_ERRNO(set_ulp(u), ENOPROTOOPT);
+	EXPECT_ERRNO(ike_sock_ulp(u), ENOPROTOOPT);
 	close(u);
 }
 

@@ -24,9 +24,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#ifndef TCP_ULP
-#define TCP_ULP 31
-#endif
+#include "ike_sock.h"
+
 
 #define PORT 4500
 #define SRV_ADDR "10.0.1.2"
@@ -61,7 +60,7 @@ static void show_ulp(const char *who, int fd)
 
 static void set_ulp(const char *who, int fd)
 {
-	if (setsockopt(fd, SOL_TCP, TCP_ULP, "espintcp", sizeof("espintcp")) < 0)
+	if (ike_sock_ulp(fd) < 0)
 		die("setsockopt(TCP_ULP, \"espintcp\")");
 	printf("%s: setsockopt(SOL_TCP, TCP_ULP, \"espintcp\") = 0\n", who);
 	show_ulp(who, fd);
