@@ -87,3 +87,29 @@ rmmod_wait() { # flushed states die in xfrm's GC, a moment later
 	rmmod espintcp
 }
 
+
+# transfer_start DST BYTES: BYTES random bytes from cli to srv's nc on
+# DST:5001, in the background; transfer_wait waits for it to end, and
+# transfer_intact then says whether srv received exactly what cli sent.
+transfer_start() {
+	head -c "$2" /dev/urandom > /tmp/blob
+	# the listener quits when its stdin ends: hold it open
+	rm -f /tmp/hold
+	mkfifo /tmp/hold
+	srv sh -c "nc -l -p 5001 < /tmp/hold > /tmp/blob.tcp" &
+	_listener=$!
+	exec 4> /tmp/hold
+	sleep 0.5
+	cli nc "$1" 5001 < /tmp/blob > /dev/null 2>&1 &
+	_sender=$!
+}
+transfer_wait() {
+	wait "$_sender" || true
+	exec 4>&-
+	wait "$_listener" || true
+}
+transfer_intact() {
+	[ "$(md5sum < /tmp/blob)" = "$(md5sum < /tmp/blob.tcp)" ] && return 0
+	echo "sent $(wc -c < /tmp/blob) bytes, received $(wc -c < /tmp/blob.tcp), contents differ or short"
+	return 1
+}

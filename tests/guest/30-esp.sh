@@ -87,18 +87,10 @@ for fam in 4 6; do
 			"$(($(ctr srv esp_tx_msgs) - btx0)) $(($(ctr cli esp_rx_msgs) - brx0))"
 
 		if [ "$mode" = tunnel ]; then
-			head -c 307200 /dev/urandom > /tmp/blob
-			# the listener quits when its stdin ends: hold it open
-			rm -f /tmp/hold
-			mkfifo /tmp/hold
-			srv sh -c "nc -l -p 5001 < /tmp/hold > /tmp/blob.tcp" &
-			exec 4> /tmp/hold
-			sleep 0.5
-			cli nc "$dst" 5001 < /tmp/blob || true
-			wait $!
-			exec 4>&-
-			check_eq "$t: 300 KiB over TCP through the tunnel, intact" \
-				"$(md5sum < /tmp/blob)" "$(md5sum < /tmp/blob.tcp)"
+			transfer_start "$dst" 307200
+			transfer_wait
+			check "$t: 300 KiB over TCP through the tunnel, intact" \
+				transfer_intact
 			# UDP probes to a closed port of srv. Decapsulated packets
 			# enter again through veth0, where srv's ingress UDP filter
 			# would drop them: lift it; cli's egress filter still drops

@@ -26,17 +26,13 @@ policy_pair tunnel 10.9.1.1 10.9.2.1 10.0.1.1 10.0.1.2
 
 ike_tx0=$(ctr cli ike_tx_msgs) ike_rx0=$(ctr srv ike_rx_msgs)
 esp_rx0=$(ctr srv esp_rx_msgs)
-drops0=$(ip netns exec srv awk '$1 ~ /^rx_(drop|stream)/ { s += $2 } END { print s }' /proc/net/espintcp)
+# drops and stream errors on srv's receive side, summed
+srv_rx_drops() {
+	ip netns exec srv awk '$1 ~ /^rx_(drop|stream)/ { s += $2 } END { print s }' /proc/net/espintcp
+}
+drops0=$(srv_rx_drops)
 
-head -c 4194304 /dev/urandom > /tmp/bulk
-rm -f /tmp/bulk.hold
-mkfifo /tmp/bulk.hold
-srv sh -c "nc -l -p 5002 < /tmp/bulk.hold > /tmp/bulk.out" &
-listener=$!
-exec 4> /tmp/bulk.hold
-sleep 0.5
-cli nc 10.9.2.1 5002 < /tmp/bulk > /dev/null 2>&1 &
-sender=$!
+transfer_start 10.9.2.1 4194304
 echo go >&3
 t0=$(cut -d' ' -f1 /proc/uptime)
 for _i in $(seq 1200); do
@@ -46,19 +42,16 @@ done
 echo "# ESP frames received when the IKE stress ended: $(($(ctr srv esp_rx_msgs) - esp_rx0))"
 check_eq "10 000 IKE messages of random sizes, byte-exact, during the transfer" \
 	"stress 10000 exact" "$(grep '^stress' "$peer_out")"
-wait "$sender" || true
-exec 4>&-
-wait "$listener" || true
+transfer_wait
 echo "# IKE stress and 4 MiB transfer: $(awk -v s="$t0" '{ printf "%.1f", $1 - s }' /proc/uptime)s"
-check_eq "4 MiB through the tunnel on the same connection, intact" \
-	"$(md5sum < /tmp/bulk)" "$(md5sum < /tmp/bulk.out)"
+check "4 MiB through the tunnel on the same connection, intact" transfer_intact
 check_eq "IKE counters: 10 000 sent by cli, 10 000 queued by srv" "10000 10000" \
 	"$(($(ctr cli ike_tx_msgs) - ike_tx0)) $(($(ctr srv ike_rx_msgs) - ike_rx0))"
 esp=$(($(ctr srv esp_rx_msgs) - esp_rx0))
 echo "# ESP frames interleaved with the IKE messages: $esp"
 check "the ESP of the transfer shared the stream (over 1000 frames)" test "$esp" -gt 1000
 check_eq "no frame dropped and no stream error on srv" 0 \
-	"$(($(ip netns exec srv awk '$1 ~ /^rx_(drop|stream)/ { s += $2 } END { print s }' /proc/net/espintcp) - drops0))"
+	"$(($(srv_rx_drops) - drops0))"
 check_eq "no UDP or ESP reached the wire" 0 "$(leaked)"
 peer_stop
 xfrm_flush
@@ -82,6 +75,17 @@ for _i in $(seq 300); do
 done
 check_eq "$n espintcp connections up" "$n" "$ready"
 
+# side_batch INNER PEER_INNER OUTER PEER_OUTER REQID: one side's inner
+# address, route and policies, as ip -batch lines
+side_batch() {
+	cat <<-EOF
+	address add $1/32 dev lo
+	route add $2/32 via $4 src $1
+	xfrm policy add src $1 dst $2 dir out tmpl src $3 dst $4 proto esp reqid $5 mode tunnel
+	xfrm policy add src $2 dst $1 dir in tmpl src $4 dst $3 proto esp reqid $5 mode tunnel
+	EOF
+}
+
 : > /tmp/cli.batch
 : > /tmp/srv.batch
 for i in $(seq "$n"); do
@@ -92,18 +96,8 @@ for i in $(seq "$n"); do
 		xfrm state add src 10.0.1.2 dst 10.0.1.1 proto esp spi $((0x20000 + i)) reqid $i mode tunnel $AEAD encap espintcp $sp $cp 0.0.0.0
 		EOF
 	done
-	cat >> /tmp/cli.batch <<-EOF
-	address add 10.10.$i.1/32 dev lo
-	route add 10.10.$i.2/32 via 10.0.1.2 src 10.10.$i.1
-	xfrm policy add src 10.10.$i.1 dst 10.10.$i.2 dir out tmpl src 10.0.1.1 dst 10.0.1.2 proto esp reqid $i mode tunnel
-	xfrm policy add src 10.10.$i.2 dst 10.10.$i.1 dir in tmpl src 10.0.1.2 dst 10.0.1.1 proto esp reqid $i mode tunnel
-	EOF
-	cat >> /tmp/srv.batch <<-EOF
-	address add 10.10.$i.2/32 dev lo
-	route add 10.10.$i.1/32 via 10.0.1.1 src 10.10.$i.2
-	xfrm policy add src 10.10.$i.2 dst 10.10.$i.1 dir out tmpl src 10.0.1.2 dst 10.0.1.1 proto esp reqid $i mode tunnel
-	xfrm policy add src 10.10.$i.1 dst 10.10.$i.2 dir in tmpl src 10.0.1.1 dst 10.0.1.2 proto esp reqid $i mode tunnel
-	EOF
+	side_batch "10.10.$i.1" "10.10.$i.2" 10.0.1.1 10.0.1.2 "$i" >> /tmp/cli.batch
+	side_batch "10.10.$i.2" "10.10.$i.1" 10.0.1.2 10.0.1.1 "$i" >> /tmp/srv.batch
 done
 check "$n SA pairs, policies and routes in cli" ip -n cli -batch /tmp/cli.batch
 check "$n SA pairs, policies and routes in srv" ip -n srv -batch /tmp/srv.batch

@@ -13,6 +13,7 @@
 #   cli: 10.0.1.1, subnet 10.9.1.1/32 on lo  ==TCP 4500==  srv: 10.0.1.2, 10.9.2.1/32
 set -u
 . /tests/netns.sh
+. /tests/esp.sh
 
 ls=/usr/libexec/ipsec
 if [ ! -x "$ls/pluto" ]; then
@@ -20,8 +21,6 @@ if [ ! -x "$ls/pluto" ]; then
 	exit 0
 fi
 PATH=$PATH:$ls
-
-ctr() { ip netns exec "$1" awk -v k="$2" '$1 == k { print $2 }' /proc/net/espintcp; }
 
 # conf NS LEFT LEFTSUB RIGHT RIGHTSUB: /etc/ls-NS/, and the NSS database
 conf() {
@@ -134,17 +133,9 @@ check "5 pings 10.9.1.1 -> 10.9.2.1 through the Child SA" \
 check_eq "the 5 requests crossed as ESP in the TCP stream" "5 5" \
 	"$(($(ctr cli esp_tx_msgs) - tx0)) $(($(ctr srv esp_rx_msgs) - rx0))"
 
-head -c 307200 /dev/urandom > /tmp/blob
-rm -f /tmp/hold
-mkfifo /tmp/hold
-srv sh -c "nc -l -p 5001 < /tmp/hold > /tmp/blob.tcp" &
-exec 4> /tmp/hold
-sleep 0.5
-cli nc 10.9.2.1 5001 < /tmp/blob || true
-wait $!
-exec 4>&-
-check_eq "300 KiB over TCP through the Child SA, intact" \
-	"$(md5sum < /tmp/blob)" "$(md5sum < /tmp/blob.tcp)"
+transfer_start 10.9.2.1 307200
+transfer_wait
+check "300 KiB over TCP through the Child SA, intact" transfer_intact
 
 # rekey_lost: pings lost out of 100 at 20/s while cli rekeys the Child SA;
 # checks that the SPIs changed
