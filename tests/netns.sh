@@ -120,3 +120,16 @@ check_eq() {
 		echo "# got:      '$3'"
 	fi
 }
+# check_poll DESC EXPECTED CMD...: like check_eq on CMD's output, for a
+# value the kernel reaches a moment later (e.g. after xfrm's GC): CMD is
+# polled every 0.1 s for up to 5 s.
+check_poll() {
+	_d=$1 _e=$2
+	shift 2
+	for _i in $(seq 50); do
+		_v=$("$@" 2>&1)
+		[ "$_v" = "$_e" ] && break
+		sleep 0.1
+	done
+	check_eq "$_d" "$_e" "$_v"
+}
