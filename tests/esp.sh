@@ -72,19 +72,17 @@ policy_pair() {
 	policies srv "$_m" "$_s" "$_c" "$_os" "$_oc" "$@"
 }
 
+# esp_delta FROM TO TX0 RX0: "SENT RECEIVED", the ESP frames FROM sent and
+# TO received since their counters read TX0 and RX0
+esp_delta() {
+	echo "$(($(ctr "$1" esp_tx_msgs) - $3)) $(($(ctr "$2" esp_rx_msgs) - $4))"
+}
+
 xfrm_flush() {
 	for ns in cli srv; do
 		ip -n "$ns" xfrm policy flush
 		ip -n "$ns" xfrm state flush
 	done
-}
-
-rmmod_wait() { # flushed states die in xfrm's GC, a moment later
-	for _i in $(seq 100); do
-		rmmod espintcp 2>/dev/null && return 0
-		sleep 0.1
-	done
-	rmmod espintcp
 }
 
 
@@ -96,11 +94,11 @@ transfer_start() {
 	# the listener quits when its stdin ends: hold it open
 	rm -f /tmp/hold
 	mkfifo /tmp/hold
-	srv sh -c "nc -l -p 5001 < /tmp/hold > /tmp/blob.tcp" &
+	srv sh -c "timeout 240 nc -l -p 5001 < /tmp/hold > /tmp/blob.tcp" &
 	_listener=$!
 	exec 4> /tmp/hold
-	sleep 0.5
-	cli nc "$1" 5001 < /tmp/blob > /dev/null 2>&1 &
+	wait_listen srv 5001 || echo "# transfer_start: nothing listens on srv:5001"
+	cli timeout 240 nc "$1" 5001 < /tmp/blob > /dev/null 2>&1 &
 	_sender=$!
 }
 transfer_wait() {

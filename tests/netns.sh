@@ -121,15 +121,42 @@ check_eq() {
 	fi
 }
 # check_poll DESC EXPECTED CMD...: like check_eq on CMD's output, for a
-# value the kernel reaches a moment later (e.g. after xfrm's GC): CMD is
-# polled every 0.1 s for up to 5 s.
+# value the kernel reaches a moment later (xfrm's GC, a late ping reply):
+# CMD is polled every 0.1 s for up to 20 s. CMD may be a shell function.
 check_poll() {
 	_d=$1 _e=$2
 	shift 2
-	for _i in $(seq 50); do
+	for _i in $(seq 200); do
 		_v=$("$@" 2>&1)
 		[ "$_v" = "$_e" ] && break
 		sleep 0.1
 	done
 	check_eq "$_d" "$_e" "$_v"
+}
+
+# poll_until CMD...: runs CMD every 0.1 s until it succeeds, for up to 20 s
+poll_until() {
+	for _i in $(seq 200); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	"$@"
+}
+
+# wait_listen NS PORT: until a TCP socket listens on PORT in NS
+wait_listen() {
+	poll_until _listening "$@"
+}
+_listening() {
+	ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q .
+}
+
+# rmmod_wait: rmmod espintcp, retried for up to 30 s: closed sockets and
+# flushed states hold the module until TCP and xfrm's GC are done with them
+rmmod_wait() {
+	for _i in $(seq 300); do
+		rmmod espintcp 2>/dev/null && return 0
+		sleep 0.1
+	done
+	rmmod espintcp
 }

@@ -45,15 +45,15 @@ check_eq "ping did not touch the drop filters" "0 0 0 0" \
 	"$(tc_dropped cli egress 1) $(tc_dropped cli egress 3) $(tc_dropped srv ingress 1) $(tc_dropped srv ingress 3)"
 
 # TCP, both families
-srv sh -c 'nc -l -p 4000 > /tmp/tcp4.out' &
+srv sh -c 'timeout 30 nc -l -p 4000 > /tmp/tcp4.out' &
 srvpid=$!
-sleep 1
+wait_listen srv 4000 || true
 echo hello-tcp4 | cli nc -w 2 10.0.1.2 4000 || true
 wait $srvpid || true
 check_eq "TCP crosses the link (IPv4)" hello-tcp4 "$(cat /tmp/tcp4.out)"
-srv sh -c 'nc -l -p 4001 > /tmp/tcp6.out' &
+srv sh -c 'timeout 30 nc -l -p 4001 > /tmp/tcp6.out' &
 srvpid=$!
-sleep 1
+wait_listen srv 4001 || true
 echo hello-tcp6 | cli nc -w 2 fd00:1::2 4001 || true
 wait $srvpid || true
 check_eq "TCP crosses the link (IPv6)" hello-tcp6 "$(cat /tmp/tcp6.out)"
@@ -130,7 +130,7 @@ check "topo_shape: ping still passes" ping4 1
 udp4_probe 1
 check_eq "topo_shape: UDP still dropped" 1 "$(tc_dropped cli egress 1)"
 srv iperf3 -s -1 -D -B 10.0.1.2 >/dev/null 2>&1
-sleep 1
+wait_listen srv 5201 || true
 bps=$(cli iperf3 -c 10.0.1.2 -t 3 -f m 2>&1 | awk '/receiver/ { print $7 }')
 echo "# iperf3 over tbf 10mbit: ${bps:-?} Mbit/s"
 check "topo_shape: iperf3 receiver rate <= 10.5 Mbit/s (got ${bps:-none})" \

@@ -11,7 +11,7 @@ if [ ! -f "$fake" ]; then
 	skip "refused on a kernel with espintcp built in" "$fake was not built"
 	exit 0
 fi
-[ -d /sys/module/espintcp ] && rmmod espintcp
+[ ! -d /sys/module/espintcp ] || rmmod_wait
 
 check "insmod fake_espintcp.ko (the kernel's own espintcp ULP)" insmod "$fake"
 dmesg -c > /dev/null

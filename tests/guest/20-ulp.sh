@@ -5,7 +5,7 @@ set -eu
 . /tests/netns.sh
 
 # the first test wants to see setsockopt(TCP_ULP) load the module itself
-[ -d /sys/module/espintcp ] && rmmod espintcp
+[ ! -d /sys/module/espintcp ] || rmmod_wait
 topo_up
 rc=0
 /tests/bin/espintcp_test || rc=$?

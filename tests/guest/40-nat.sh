@@ -69,10 +69,11 @@ peer_start() {
 	mkfifo "$peer_in"
 	/tests/bin/espintcp_peer 4 "$1" 4500 < "$peer_in" > /tmp/nat-peer.out 2>&1 &
 	exec 3> "$peer_in"
-	for _i in $(seq 50); do
+	for _i in $(seq 200); do
 		grep -q accepted /tmp/nat-peer.out 2>/dev/null && break
 		sleep 0.1
 	done
+	# shellcheck disable=SC2046 # two words: address and port
 	set -- $(sed -n 's/^accepted \([0-9.]*\) \([0-9]*\)$/\1 \2/p' /tmp/nat-peer.out)
 	pub=${1:-} port=${2:-}
 }
@@ -127,13 +128,17 @@ check_eq "the updated states are TCP states on the new port" \
 # the replaced states stay counted until xfrm's GC frees them
 check_poll "the update kept the TCP states (2 in the client)" 2 \
 	c awk '$1 == "tcp_states" { print $2 }' /proc/net/espintcp
-c ping -c 1 -W 1 -I 10.9.1.1 10.9.2.1 >/dev/null 2>&1 || true
-sleep 0.5
+# each ESP packet from the new port is reported (the monitor may not have
+# subscribed yet when the first one arrives): ping until the event shows
+mapping() { grep -o "10.0.3.254:$port1 -> 10.0.3.254:$port2" /tmp/nat-mapping | head -n 1; }
+for _i in $(seq 20); do
+	c ping -c 1 -W 1 -I 10.9.1.1 10.9.2.1 >/dev/null 2>&1 || true
+	[ -n "$(mapping)" ] && break
+done
 kill "$mon" 2>/dev/null || true
 sed 's/^/# ip xfrm monitor: /' /tmp/nat-mapping
 check_eq "the server reports the mapping change (XFRM_MSG_MAPPING)" \
-	"10.0.3.254:$port1 -> 10.0.3.254:$port2" \
-	"$(grep -o "10.0.3.254:$port1 -> 10.0.3.254:$port2" /tmp/nat-mapping | head -n 1)"
+	"10.0.3.254:$port1 -> 10.0.3.254:$port2" "$(mapping)"
 check_eq "the NAT dropped no UDP or ESP: none was sent" "0" \
 	"$(r nft list chain ip filter drop_udp_esp | sed -n 's/.*counter packets \([0-9]*\).*/\1/p')"
 
@@ -144,9 +149,9 @@ for ns in nat-c nat-s; do
 done
 # closed sockets hold the module until TCP is done with them, which takes
 # the NAT: tear it down only then, or their FINs go nowhere for minutes
-for i in $(seq 100); do
+for _i in $(seq 300); do
 	[ "$(cat /sys/module/espintcp/refcnt)" = 0 ] && break
 	sleep 0.1
 done
 nat_down
-check "module released after the NAT test: rmmod" rmmod espintcp
+check "module released after the NAT test: rmmod" rmmod_wait

@@ -26,7 +26,7 @@ us2ms() { awk -v v="$1" 'BEGIN { printf "%.1f", v / 1000 }'; }
 
 tunnel() { # CPORT SPORT [ENCAP: espintcp (default), espinudp, none]
 	e1="encap ${3:-espintcp} $1 $2 0.0.0.0" e2="encap ${3:-espintcp} $2 $1 0.0.0.0"
-	[ "${3:-}" = none ] && e1= e2=
+	[ "${3:-}" = none ] && e1='' e2=''
 	for ns in cli srv; do
 		ip -n "$ns" xfrm state add src 10.0.1.1 dst 10.0.1.2 proto esp \
 			spi 0x501 reqid 5 mode tunnel replay-window 32 aead 'rfc4106(gcm(aes))' $KEY 128 \

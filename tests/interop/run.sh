@@ -34,6 +34,8 @@ i6() { [ "$1" = a ] && echo fd09:1::1 || echo fd09:2::1; }
 key=0x$(printf '%040x' 0x1234567890abcdef)
 
 ctr() { awk -v k="$1" '$1 == k { print $2 }' /proc/net/espintcp; }
+# ESP frames a's module sent and received since tx0 and rx0 were read
+esp_delta() { echo "$(($(ctr esp_tx_msgs) - tx0)) $(($(ctr esp_rx_msgs) - rx0))"; }
 
 dev=eth0
 [ "$me" = a ] && modprobe e1000	# built into b
@@ -65,8 +67,10 @@ if [ "$me" = a ]; then
 				u32 match "$3" "$4" "$5" 0xff action drop
 		done
 	done
-	tcpdump -i "$dev" -s 0 -U -Z root -w /tmp/capture.pcap tcp 2>/tmp/tcpdump.log &
+	tcpdump -i "$dev" -s 0 -U --immediate-mode -Z root -w /tmp/capture.pcap \
+		tcp 2>/tmp/tcpdump.log &
 	tcpdump=$!
+	check "a: tcpdump captures eth0" poll_until grep -q 'listening on' /tmp/tcpdump.log
 else
 	check_eq "b: the kernel has espintcp built in (TCP ULP list)" yes \
 		"$(grep -qw espintcp /proc/sys/net/ipv4/tcp_available_ulp && echo yes)"
@@ -187,8 +191,8 @@ for client in a b; do
 			check_eq "$t: ike_node exit status" 0 "$rc"
 			grep -v '^ike \|^ready$\|^peer-ready$' /tmp/node.out | sed 's/^/# /'
 			if [ "$me" = a ]; then
-				check_eq "$t: a's module moved 5 ESP frames each way" "5 5" \
-					"$(($(ctr esp_tx_msgs) - tx0)) $(($(ctr esp_rx_msgs) - rx0))"
+				check_poll "$t: a's module moved 5 ESP frames each way" "5 5" \
+					esp_delta
 			fi
 			# the server cannot tell whether the client's pings failed
 			[ "$client" != "$me" ] && [ "$mode" = transport ] && xfrm_diag
@@ -202,7 +206,12 @@ if [ "$me" = a ]; then
 	dropped=$(tc -s filter show dev "$dev" ingress; tc -s filter show dev "$dev" egress)
 	check_eq "a: no UDP or ESP on the link (tc drop counters)" 0 \
 		"$(printf '%s\n' "$dropped" | sed -n 's/.*(dropped \([0-9]*\),.*/\1/p' | awk '{ s += $1 } END { print s + 0 }')"
-	sleep 1
+	# -U writes each packet as it comes: done once the file stops growing
+	size=-1
+	while [ "$size" != "$(wc -c < /tmp/capture.pcap)" ]; do
+		size=$(wc -c < /tmp/capture.pcap)
+		sleep 0.5
+	done
 	kill "$tcpdump"
 	wait "$tcpdump"
 	sed 's/^/# tcpdump: /' /tmp/tcpdump.log
