@@ -65,7 +65,7 @@ static inline struct espintcp_sock *espintcp_sk(const struct sock *sk)
 	return (__force struct espintcp_sock *)inet_csk(sk)->icsk_ulp_data;
 }
 
-/* stats.c: per-netns counters, shown in /proc/net/espintcp */
+/* stats.c: per-netns counters and the tcp_states gauge, /proc/net/espintcp */
 enum espintcp_stat {
 	ESPINTCP_IKE_RX_MSGS,
 	ESPINTCP_IKE_RX_BYTES,
@@ -85,14 +85,15 @@ enum espintcp_stat {
 	ESPINTCP_TX_DROP_ERROR,
 	ESPINTCP_TX_DROP_NOSOCK,
 	ESPINTCP_TX_DROP_QUEUE_FULL,
-	ESPINTCP_STATES,		/* a gauge, not a counter */
 	ESPINTCP_NR_STATS
 };
 
 void espintcp_stat_add(const struct sock *sk, enum espintcp_stat stat,
 		       unsigned long n);
-void espintcp_net_stat_add(struct net *net, enum espintcp_stat stat, long n);
-long espintcp_net_stat(struct net *net, enum espintcp_stat stat);
+void espintcp_net_stat_add(struct net *net, enum espintcp_stat stat,
+			   unsigned long n);
+void espintcp_net_states_add(struct net *net, long n);
+bool espintcp_net_has_states(struct net *net);
 int espintcp_stats_init(void);
 void espintcp_stats_exit(void);
 

@@ -99,11 +99,6 @@ out:
 	return NF_STOLEN;
 }
 
-static bool espintcp_net_has_states(struct net *net)
-{
-	return espintcp_net_stat(net, ESPINTCP_STATES) > 0;
-}
-
 static unsigned int espintcp_out4(void *priv, struct sk_buff *skb,
 				  const struct nf_hook_state *state)
 {

@@ -4,6 +4,7 @@
  * and the per-netns setup that goes with them (/proc/net/espintcp_states,
  * the output hooks).
  */
+#include <linux/percpu.h>
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 #include <net/net_namespace.h>
@@ -11,8 +12,18 @@
 
 #include "espintcp.h"
 
+struct espintcp_mib {
+	unsigned long v[ESPINTCP_NR_STATS];
+};
+
+/*
+ * The counters are per CPU: the data path bumps them for every frame. The
+ * gauge of TCP states is read for every packet at LOCAL_OUT and changes
+ * only with the states, so it is one atomic.
+ */
 struct espintcp_net {
-	atomic_long_t stats[ESPINTCP_NR_STATS];
+	struct espintcp_mib __percpu *mib;
+	atomic_long_t tcp_states;
 };
 
 static const char *const espintcp_stat_names[ESPINTCP_NR_STATS] = {
@@ -34,16 +45,19 @@ static const char *const espintcp_stat_names[ESPINTCP_NR_STATS] = {
 	[ESPINTCP_TX_DROP_ERROR]	 = "tx_drop_error",
 	[ESPINTCP_TX_DROP_NOSOCK]	 = "tx_drop_nosock",
 	[ESPINTCP_TX_DROP_QUEUE_FULL]	 = "tx_drop_queue_full",
-	[ESPINTCP_STATES]		 = "tcp_states",
 };
 
 static unsigned int espintcp_net_id __read_mostly;
 
-void espintcp_net_stat_add(struct net *net, enum espintcp_stat stat, long n)
+static struct espintcp_net *espintcp_net(struct net *net)
 {
-	struct espintcp_net *en = net_generic(net, espintcp_net_id);
+	return net_generic(net, espintcp_net_id);
+}
 
-	atomic_long_add(n, &en->stats[stat]);
+void espintcp_net_stat_add(struct net *net, enum espintcp_stat stat,
+			   unsigned long n)
+{
+	this_cpu_add(espintcp_net(net)->mib->v[stat], n);
 }
 
 void espintcp_stat_add(const struct sock *sk, enum espintcp_stat stat,
@@ -52,37 +66,54 @@ void espintcp_stat_add(const struct sock *sk, enum espintcp_stat stat,
 	espintcp_net_stat_add(sock_net(sk), stat, n);
 }
 
-long espintcp_net_stat(struct net *net, enum espintcp_stat stat)
+void espintcp_net_states_add(struct net *net, long n)
 {
-	struct espintcp_net *en = net_generic(net, espintcp_net_id);
+	atomic_long_add(n, &espintcp_net(net)->tcp_states);
+}
 
-	return atomic_long_read(&en->stats[stat]);
+bool espintcp_net_has_states(struct net *net)
+{
+	return atomic_long_read(&espintcp_net(net)->tcp_states) > 0;
+}
+
+static unsigned long espintcp_stat_sum(const struct espintcp_net *en,
+				       enum espintcp_stat stat)
+{
+	unsigned long sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += per_cpu_ptr(en->mib, cpu)->v[stat];
+	return sum;
 }
 
 static int espintcp_stats_show(struct seq_file *seq, void *v)
 {
-	struct espintcp_net *en = net_generic(seq_file_single_net(seq),
-					      espintcp_net_id);
+	struct espintcp_net *en = espintcp_net(seq_file_single_net(seq));
 	int i;
 
 	for (i = 0; i < ESPINTCP_NR_STATS; i++)
 		seq_printf(seq, "%-24s %lu\n", espintcp_stat_names[i],
-			   atomic_long_read(&en->stats[i]));
+			   espintcp_stat_sum(en, i));
+	seq_printf(seq, "%-24s %ld\n", "tcp_states",
+		   atomic_long_read(&en->tcp_states));
 	return 0;
 }
 
 static int __net_init espintcp_net_init(struct net *net)
 {
-	int err;
+	struct espintcp_net *en = espintcp_net(net);
+	int err = -ENOMEM;
 
+	en->mib = alloc_percpu(struct espintcp_mib);
+	if (!en->mib)
+		return -ENOMEM;
 	if (!proc_create_net_single("espintcp", 0444, net->proc_net,
 				    espintcp_stats_show, NULL))
-		return -ENOMEM;
+		goto out_mib;
 	if (!proc_create_net_single("espintcp_states", 0444, net->proc_net,
-				    espintcp_states_show, NULL)) {
-		err = -ENOMEM;
+				    espintcp_states_show, NULL))
 		goto out_stats;
-	}
 
 	err = espintcp_output_net_init(net);
 	if (!err)
@@ -91,6 +122,8 @@ static int __net_init espintcp_net_init(struct net *net)
 	remove_proc_entry("espintcp_states", net->proc_net);
 out_stats:
 	remove_proc_entry("espintcp", net->proc_net);
+out_mib:
+	free_percpu(en->mib);
 	return err;
 }
 
@@ -99,6 +132,7 @@ static void __net_exit espintcp_net_exit(struct net *net)
 	espintcp_output_net_exit(net);
 	remove_proc_entry("espintcp_states", net->proc_net);
 	remove_proc_entry("espintcp", net->proc_net);
+	free_percpu(espintcp_net(net)->mib);
 }
 
 static struct pernet_operations espintcp_net_ops = {

@@ -55,7 +55,7 @@ static int espintcp_init_state(struct xfrm_state *x,
 		x->encap->encap_type = UDP_ENCAP_ESPINUDP;
 		err = orig->init_state(x, extack);
 		if (!err) {
-			espintcp_net_stat_add(xs_net(x), ESPINTCP_STATES, 1);
+			espintcp_net_states_add(xs_net(x), 1);
 			return 0;
 		}
 	} else {
@@ -87,7 +87,7 @@ static int espintcp_state_input(struct xfrm_state *x, struct sk_buff *skb)
 /* only TCP states that were set up keep this type */
 static void espintcp_state_destructor(struct xfrm_state *x)
 {
-	espintcp_net_stat_add(xs_net(x), ESPINTCP_STATES, -1);
+	espintcp_net_states_add(xs_net(x), -1);
 	espintcp_type_of(x->props.family)->orig->destructor(x);
 }
 
