@@ -513,6 +513,45 @@ static int port_of(int fd, bool peer)
 }
 
 /*
+ * A transport mode state and policy in cli for UDP to srv's @dport, with
+ * encap espintcp on @c's ports: that UDP becomes ESP in @c's stream.
+ */
+static bool esp_out_state(int family, int c, unsigned int spi, int dport)
+{
+	const char *c_ip = family == AF_INET ? addr4[CLI] : addr6[CLI];
+	const char *s_ip = family == AF_INET ? addr4[SRV] : addr6[SRV];
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd),
+		 "ip -n cli xfrm state add src %s dst %s proto esp spi %#x "
+		 "mode transport aead 'rfc4106(gcm(aes))' "
+		 "0x0102030405060708090a0b0c0d0e0f1011121314 128 "
+		 "encap espintcp %d %d 0.0.0.0 && "
+		 "ip -n cli xfrm policy add src %s dst %s proto udp dport %d "
+		 "dir out tmpl src %s dst %s proto esp mode transport",
+		 c_ip, s_ip, spi, port_of(c, false), port_of(c, true),
+		 c_ip, s_ip, dport, c_ip, s_ip);
+	return CHECK(!system(cmd), "%s", cmd);
+}
+
+static void esp_out_flush(void)
+{
+	static const char cmd[] =
+		"ip -n cli xfrm policy flush; ip -n cli xfrm state flush";
+
+	CHECK(!system(cmd), "%s", cmd);
+}
+
+/* a UDP socket in cli and srv's address for it */
+static int udp_to_srv(int family, int port, struct sockaddr_storage *ss,
+		      socklen_t *len)
+{
+	enter(CLI);
+	*len = mkaddr(family, SRV, port, ss);
+	return socket(family, SOCK_DGRAM, 0);
+}
+
+/*
  * ESP of an encap espintcp state as the module writes it into the stream,
  * read raw by a plain peer: two 100-byte UDP datagrams through a transport
  * mode state (rfc4106, 8-byte IV, 16-byte ICV) are two frames of
@@ -520,12 +559,9 @@ static int port_of(int fd, bool peer)
  */
 static void test_wire_esp_tx(int family)
 {
-	const char *c_ip = family == AF_INET ? addr4[CLI] : addr6[CLI];
-	const char *s_ip = family == AF_INET ? addr4[SRV] : addr6[SRV];
 	struct timeval tmo = { .tv_sec = 5 };
 	struct sockaddr_storage ss;
 	uint8_t data[100] = { 0 }, frame[146];
-	char cmd[512];
 	int c, s, u, i;
 	socklen_t len;
 
@@ -533,21 +569,10 @@ static void test_wire_esp_tx(int family)
 		failed = true;
 		return;
 	}
-	snprintf(cmd, sizeof(cmd),
-		 "ip -n cli xfrm state add src %s dst %s proto esp spi 0x3003 "
-		 "mode transport aead 'rfc4106(gcm(aes))' "
-		 "0x0102030405060708090a0b0c0d0e0f1011121314 128 "
-		 "encap espintcp %d %d 0.0.0.0 && "
-		 "ip -n cli xfrm policy add src %s dst %s proto udp dport 7777 "
-		 "dir out tmpl src %s dst %s proto esp mode transport",
-		 c_ip, s_ip, port_of(c, false), port_of(c, true),
-		 c_ip, s_ip, c_ip, s_ip);
-	if (!CHECK(!system(cmd), "%s", cmd))
+	if (!esp_out_state(family, c, 0x3003, 7777))
 		goto out;
 
-	enter(CLI);
-	u = socket(family, SOCK_DGRAM, 0);
-	len = mkaddr(family, SRV, 7777, &ss);
+	u = udp_to_srv(family, 7777, &ss, &len);
 	for (i = 0; i < 2; i++)
 		MUST(sendto(u, data, sizeof(data), 0, (struct sockaddr *)&ss, len));
 	close(u);
@@ -571,9 +596,162 @@ static void test_wire_esp_tx(int family)
 		      i + 1);
 	}
 	nothing_queued(s);
-	snprintf(cmd, sizeof(cmd),
-		 "ip -n cli xfrm policy flush; ip -n cli xfrm state flush");
-	CHECK(!system(cmd), "%s", cmd);
+	esp_out_flush();
+out:
+	close2(c, s);
+}
+
+#define MIX_IKE		40
+#define MIX_ESP		200
+#define MIX_SPI		0x3004
+#define MIX_PORT	7778
+
+static size_t mix_len(int i)
+{
+	return 5 + (size_t)i * 7919 % (MAX_MSG - 4);
+}
+
+/* child: MIX_IKE messages of 5 to 65533 bytes, 5 ms apart */
+static pid_t mix_ike_task(int c)
+{
+	static uint8_t m[MAX_MSG];
+	pid_t pid = fork();
+	int i;
+
+	if (pid)
+		return pid;
+	for (i = 0; i < MIX_IKE; i++) {
+		fill_ike(m, mix_len(i), i);
+		if (send(c, m, mix_len(i), 0) != (ssize_t)mix_len(i)) {
+			diag("IKE sender: message %d: %s", i, strerror(errno));
+			_exit(1);
+		}
+		usleep(5000);
+	}
+	_exit(0);
+}
+
+/* child: MIX_ESP datagrams through the state, 1 ms apart */
+static pid_t mix_esp_task(int family)
+{
+	uint8_t data[100] = { 0 };
+	struct sockaddr_storage ss;
+	pid_t pid = fork();
+	socklen_t len;
+	int u, i;
+
+	if (pid)
+		return pid;
+	u = udp_to_srv(family, MIX_PORT, &ss, &len);
+	for (i = 0; i < MIX_ESP; i++) {
+		if (sendto(u, data, sizeof(data), 0, (struct sockaddr *)&ss,
+			   len) < 0) {
+			diag("ESP sender: datagram %d: %s", i, strerror(errno));
+			_exit(1);
+		}
+		usleep(1000);
+	}
+	_exit(0);
+}
+
+/* one frame of the raw stream: its payload into @buf, its length back */
+static ssize_t read_frame(int s, uint8_t *buf)
+{
+	uint8_t hdr[2];
+	size_t len;
+
+	if (!readable(s, 5000) || recv(s, hdr, 2, MSG_WAITALL) != 2)
+		return -1;
+	len = hdr[0] << 8 | hdr[1];
+	if (len < 2 || (len > 2 && recv(s, buf, len - 2, MSG_WAITALL) !=
+				   (ssize_t)(len - 2)))
+		return -1;
+	return len - 2;
+}
+
+/* the next frame must be IKE message @i or the next ESP packet after @seq */
+static bool mix_frame_ok(const uint8_t *buf, ssize_t n, int i, uint32_t *seq,
+			 bool *ike)
+{
+	static uint8_t m[MAX_MSG];
+	uint32_t spi, sq;
+
+	*ike = n >= 4 && !memcmp(buf, "\0\0\0\0", 4);
+	if (*ike) {
+		if (i < MIX_IKE)
+			fill_ike(m, mix_len(i), i);
+		return CHECK(i < MIX_IKE && n == (ssize_t)mix_len(i) &&
+			     !memcmp(buf, m, n),
+			     "IKE message %d: %zd bytes, want %zu and its bytes",
+			     i, n, i < MIX_IKE ? mix_len(i) : 0);
+	}
+	spi = n >= 8 ? (uint32_t)buf[0] << 24 | buf[1] << 16 | buf[2] << 8 | buf[3] : 0;
+	sq = n >= 8 ? (uint32_t)buf[4] << 24 | buf[5] << 16 | buf[6] << 8 | buf[7] : 0;
+	if (!CHECK(n == 144 && spi == MIX_SPI && sq > *seq,
+		   "ESP frame: %zd bytes, SPI %08x, seq %u after %u; want 144, %08x, rising",
+		   n, spi, sq, *seq, MIX_SPI))
+		return false;
+	*seq = sq;
+	return true;
+}
+
+/*
+ * IKE messages and ESP packets sent at once, read raw by a plain peer:
+ * every frame whole, IKE byte-exact and in order, ESP in sequence order,
+ * each ESP packet either in the stream or counted as dropped.
+ */
+static void test_wire_mixed(int family)
+{
+	struct ctr full = ctr(CLI, "tx_drop_queue_full");
+	struct ctr nosock = ctr(CLI, "tx_drop_nosock");
+	struct timeval tmo = { .tv_sec = 5 };
+	static uint8_t buf[MAX_MSG];
+	int c, s, ike = 0, esp = 0, between = 0, i, status;
+	uint32_t seq = 0;
+	pid_t pids[2];
+	bool is_ike;
+	ssize_t n;
+
+	if (espintcp_pair(family, ULP_CLI, &c, &s)) {
+		failed = true;
+		return;
+	}
+	if (!esp_out_state(family, c, MIX_SPI, MIX_PORT))
+		goto out;
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo));
+
+	pids[0] = mix_ike_task(c);
+	pids[1] = mix_esp_task(family);
+	/* until the last IKE message, then until every ESP is accounted for */
+	while (ike < MIX_IKE ||
+	       esp + delta(&full) + delta(&nosock) < MIX_ESP) {
+		n = read_frame(s, buf);
+		if (!CHECK(n >= 0, "frame %d: %s", ike + esp,
+			   n < 0 ? strerror(errno) : ""))
+			break;
+		if (!mix_frame_ok(buf, n, ike, &seq, &is_ike))
+			break;
+		if (is_ike) {
+			ike++;
+		} else {
+			esp++;
+			between += ike > 0 && ike < MIX_IKE;
+		}
+	}
+	for (i = 0; i < 2; i++) {
+		waitpid(pids[i], &status, 0);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "%s sender failed", i ? "ESP" : "IKE");
+	}
+	diag("%d IKE messages, %d ESP frames (%d between IKE messages), %ld ESP dropped",
+	     ike, esp, between, delta(&full));
+	CHECK(ike == MIX_IKE, "%d IKE messages, want %d", ike, MIX_IKE);
+	CHECK(esp + delta(&full) == MIX_ESP,
+	      "%d ESP frames + %ld dropped, want %d", esp, delta(&full), MIX_ESP);
+	CHECK_DELTA(nosock, 0);
+	CHECK(between > 0, "no ESP frame came between two IKE messages");
+	CHECK(!readable(s, 200), "more frames than were sent");
+	esp_out_flush();
 out:
 	close2(c, s);
 }
@@ -1034,6 +1212,7 @@ static const struct test tests[] = {
 	{ "wire: message queued before the ULP",	test_prefix_coalesced },
 	{ "wire: ESP frame handed to xfrm",		test_esp_frame },
 	{ "wire: ESP frames written by the module",	test_wire_esp_tx },
+	{ "wire: IKE and ESP at once, whole frames",	test_wire_mixed },
 	{ "wire: ESP for an ESP-in-UDP state refused",	test_esp_udp_state },
 	{ "wire: length < 2 aborts the stream with EINVAL", test_bad_length },
 	{ "recv: short buffer truncates, MSG_TRUNC",	test_trunc },
