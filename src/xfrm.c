@@ -6,9 +6,9 @@
  * The registered ESP xfrm type of each family is replaced by a copy whose
  * init_state accepts TCP encapsulation. Such a state is set up by esp4/esp6
  * as ESP-in-UDP on the same ports: the UDP header it then writes is where
- * output.c puts the 2-byte length, and on input esp4/esp6 read the peer's
- * port at the same offset in the TCP header, so NAT mapping changes reach
- * the IKE daemon as for any encapsulated state. TCP states keep the copy
+ * output.c puts the 2-byte length, and ESP from the stream is handed to
+ * xfrm behind the IP and UDP headers it would have had as ESP-in-UDP, so
+ * NAT mapping changes reach the IKE daemon as for any encapsulated state. TCP states keep the copy
  * as their type, which tells them apart and pins this module; every other
  * state gets the original type back and does not depend on the module.
  */
@@ -228,13 +228,106 @@ static bool espintcp_for_udp_state(struct net *net, struct sk_buff *skb)
 	return udp;
 }
 
+/* the connection runs over IPv6, not over IPv4 or v4-mapped addresses */
+static bool espintcp_sk_ipv6(const struct sock *sk)
+{
+#if IS_ENABLED(CONFIG_IPV6)
+	return sk->sk_family == AF_INET6 &&
+	       !ipv6_addr_v4mapped(&sk->sk_v6_daddr);
+#else
+	return false;
+#endif
+}
+
+static void espintcp_push_ip6(struct sock *sk, struct sk_buff *skb)
+{
+	struct ipv6hdr *ip6h = skb_push(skb, sizeof(*ip6h));
+
+	ip6_flow_hdr(ip6h, 0, 0);
+	ip6h->payload_len = htons(skb->len - sizeof(*ip6h) -
+				  sizeof(struct udphdr));
+	ip6h->nexthdr = IPPROTO_UDP;
+	ip6h->hop_limit = IPV6_DEFAULT_HOPLIMIT;
+	ip6h->saddr = sk->sk_v6_daddr;
+	ip6h->daddr = sk->sk_v6_rcv_saddr;
+	skb->protocol = htons(ETH_P_IPV6);
+}
+
+static void espintcp_push_ip4(struct sock *sk, struct sk_buff *skb)
+{
+	struct iphdr *iph = skb_push(skb, sizeof(*iph));
+
+	iph->version = 4;
+	iph->ihl = sizeof(*iph) / 4;
+	iph->tos = 0;
+	iph->tot_len = htons(skb->len - sizeof(struct udphdr));
+	iph->id = 0;
+	iph->frag_off = 0;
+	iph->ttl = IPDEFTTL;
+	iph->protocol = IPPROTO_UDP;
+	iph->saddr = inet_sk(sk)->inet_daddr;
+	iph->daddr = inet_sk(sk)->inet_rcv_saddr;
+	ip_send_check(iph);
+	skb->protocol = htons(ETH_P_IP);
+}
+
 /*
- * @skb is one ESP message from the stream, data at the SPI; its network
- * header is still the IP header of the TCP segment it came in.
+ * A copy of the ESP at @skb->data, behind the IP and UDP headers it would
+ * have come with as ESP-in-UDP, made from the connection's addresses and
+ * ports; the copy is as xfrm4/6_udp_encap_rcv() hand a packet on: lengths
+ * without the UDP header, data and transport header at the SPI.
+ *
+ * The segment's own headers cannot serve: TCP collapses its queue under
+ * memory pressure into new buffers that have none, and no device. The
+ * bytes are copied because ESP decrypts in place, and because the message
+ * may otherwise hold a whole segment's buffer for a few bytes, which the
+ * socket the packet is delivered to would be charged for.
  */
+static struct sk_buff *espintcp_esp_headers(struct sock *sk,
+					    struct sk_buff *skb)
+{
+	bool ip6 = espintcp_sk_ipv6(sk);
+	unsigned int hlen = (ip6 ? sizeof(struct ipv6hdr) :
+				   sizeof(struct iphdr)) + sizeof(struct udphdr);
+	struct sk_buff *nskb;
+	struct udphdr *uh;
+
+	nskb = skb_copy_expand(skb, hlen, 0, GFP_ATOMIC);
+	consume_skb(skb);
+	if (!nskb)
+		return NULL;
+	skb = nskb;
+
+	uh = skb_push(skb, sizeof(*uh));
+	uh->source = inet_sk(sk)->inet_dport;
+	uh->dest = inet_sk(sk)->inet_sport;
+	uh->len = htons(skb->len);
+	uh->check = 0;
+	if (ip6)
+		espintcp_push_ip6(sk, skb);
+	else
+		espintcp_push_ip4(sk, skb);
+	skb_reset_network_header(skb);
+	skb_reset_mac_header(skb);
+	skb->mac_len = 0;
+	__skb_pull(skb, hlen);
+	skb_reset_transport_header(skb);
+	skb->ip_summed = CHECKSUM_NONE;
+	memset(skb->cb, 0, sizeof(skb->cb));
+	return skb;
+}
+
+/* @skb is one ESP message from the stream, data at the SPI */
 void espintcp_esp_rcv(struct sock *sk, struct sk_buff *skb)
 {
 	struct net *net = sock_net(sk);
+	int ifindex;
+
+	skb = espintcp_esp_headers(sk, skb);
+	if (!skb) {
+		espintcp_stat_add(sk, ESPINTCP_RX_DROP_NOMEM, 1);
+		return;
+	}
 
 	if (espintcp_for_udp_state(net, skb)) {
 		espintcp_stat_add(sk, ESPINTCP_RX_DROP_NOT_TCP_STATE, 1);
@@ -242,31 +335,16 @@ void espintcp_esp_rcv(struct sock *sk, struct sk_buff *skb)
 		return;
 	}
 
-	/*
-	 * ESP decrypts in place: the bytes must be ours alone, not shared
-	 * with TCP's queue or with pages spliced in by a sender.
-	 */
-	if (skb_cloned(skb) || skb_has_frag_list(skb) ||
-	    skb_has_shared_frag(skb)) {
-		struct sk_buff *nskb = skb_copy(skb, GFP_ATOMIC);
-
-		consume_skb(skb);
-		if (!nskb) {
-			espintcp_stat_add(sk, ESPINTCP_RX_DROP_NOMEM, 1);
-			return;
-		}
-		skb = nskb;
-	}
-	skb_reset_transport_header(skb);
-	memset(skb->cb, 0, sizeof(skb->cb));
-
+	/* a collapsed buffer lost the device: the connection's is the same */
+	ifindex = skb->skb_iif ?: READ_ONCE(sk->sk_rx_dst_ifindex);
 	rcu_read_lock();
-	skb->dev = dev_get_by_index_rcu(net, skb->skb_iif);
+	skb->dev = dev_get_by_index_rcu(net, ifindex);
 	if (!skb->dev) {
 		espintcp_stat_add(sk, ESPINTCP_RX_DROP_NODEV, 1);
 		kfree_skb(skb);
 		goto out;
 	}
+	skb->skb_iif = ifindex;
 
 	local_bh_disable();
 	/*
