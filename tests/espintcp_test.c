@@ -16,6 +16,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
+#include <linux/sockios.h>
+#include <linux/sock_diag.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -25,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -756,6 +759,163 @@ out:
 	close2(c, s);
 }
 
+/* a TcpExt counter of netns @ns (/proc/net/netstat: a line of names, one of values) */
+static long tcpext_get(int ns, const char *name)
+{
+	static char names[8192], vals[8192];
+	char *n, *v, *sn, *sv;
+	long r = -1;
+	FILE *f;
+
+	enter(ns);
+	f = fopen("/proc/self/net/netstat", "r");
+	if (!f)
+		return -1;
+	while (r < 0 && fgets(names, sizeof(names), f) &&
+	       fgets(vals, sizeof(vals), f)) {
+		if (strncmp(names, "TcpExt:", 7))
+			continue;
+		n = strtok_r(names, " \n", &sn);
+		v = strtok_r(vals, " \n", &sv);
+		for (; n && v; n = strtok_r(NULL, " \n", &sn),
+			       v = strtok_r(NULL, " \n", &sv))
+			if (!strcmp(n, name)) {
+				r = atol(v);
+				break;
+			}
+	}
+	fclose(f);
+	return r;
+}
+
+#define COLLAPSE_IKE	16
+#define COLLAPSE_ESP	20
+#define COLLAPSE_PORT	7779
+#define COLLAPSE_BYTES	(COLLAPSE_IKE * 1002 + COLLAPSE_ESP * 146)
+
+/* bytes in @fd's TCP receive queue */
+static int inq(int fd)
+{
+	int n = -1;
+
+	ioctl(fd, SIOCINQ, &n);
+	return n;
+}
+
+static bool inq_reaches(int fd, int bytes)
+{
+	int i;
+
+	for (i = 0; i < 100 && inq(fd) < bytes; i++)
+		usleep(50000);
+	return inq(fd) >= bytes;
+}
+
+/*
+ * ESP that TCP collapsed in its receive queue. Under memory pressure TCP
+ * copies queued segments into new buffers that carry no IP header and no
+ * device; ESP cut from them must still reach xfrm and be delivered, and be
+ * charged to the receiving socket for its own size. The server reads half
+ * of the IKETCP prefix, so that TCP's queue starts with a partly read
+ * buffer, which TCP always collapses; then a smaller receive buffer and
+ * more segments make it do so, before the server takes the ULP.
+ */
+static void test_esp_collapsed(int family)
+{
+	struct ctr esp = ctr(SRV, "esp_rx_msgs");
+	struct ctr nodev = ctr(SRV, "rx_drop_nodev");
+	long collapsed = tcpext_get(SRV, "TCPRcvCollapsed");
+	const char *c_ip = family == AF_INET ? addr4[CLI] : addr6[CLI];
+	const char *s_ip = family == AF_INET ? addr4[SRV] : addr6[SRV];
+	unsigned int mem[SK_MEMINFO_VARS] = { 0 };
+	uint8_t m[1000], buf[1024], data[100] = { 0 };
+	socklen_t len, mlen = sizeof(mem);
+	int c, s, u, r, i, more, got = 0, small = 2048;
+	struct sockaddr_storage ss;
+	char cmd[512], pfx[6];
+
+	if (tcp_pair(family, &c, &s) || client_start(c)) {
+		failed = true;
+		return;
+	}
+	CHECK(recv(s, pfx, 3, MSG_WAITALL) == 3 && !memcmp(pfx, "IKE", 3),
+	      "IKE|TCP");
+	if (!esp_out_state(family, c, 0x3005, COLLAPSE_PORT))
+		goto out;
+	snprintf(cmd, sizeof(cmd),
+		 "ip -n srv xfrm state add src %s dst %s proto esp spi 0x3005 "
+		 "mode transport aead 'rfc4106(gcm(aes))' "
+		 "0x0102030405060708090a0b0c0d0e0f1011121314 128 "
+		 "encap espintcp %d %d 0.0.0.0",
+		 c_ip, s_ip, port_of(c, false), port_of(c, true));
+	if (!CHECK(!system(cmd), "%s", cmd))
+		goto flush;
+	enter(SRV);
+	r = socket(family, SOCK_DGRAM, 0);
+	MUST(bind(r, (struct sockaddr *)&ss,
+		  mkaddr(family, SRV, COLLAPSE_PORT, &ss)));
+
+	for (i = 0; i < COLLAPSE_IKE; i++) {
+		fill_ike(m, sizeof(m), i);
+		MUST(send(c, m, sizeof(m), 0));
+	}
+	u = udp_to_srv(family, COLLAPSE_PORT, &ss, &len);
+	for (i = 0; i < COLLAPSE_ESP; i++)
+		MUST(sendto(u, data, sizeof(data), 0, (struct sockaddr *)&ss, len));
+	close(u);
+	CHECK(inq_reaches(s, 3 + COLLAPSE_BYTES), "%d bytes queued, want %d",
+	      inq(s), 3 + COLLAPSE_BYTES);
+
+	/*
+	 * Over its new buffer, a segment TCP takes on its slow path makes it
+	 * collapse the queue; the fast path checks only the memory already
+	 * reserved, so more IKE messages follow until that happens.
+	 */
+	MUST(setsockopt(s, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)));
+	for (more = 0; more < COLLAPSE_IKE; more++) {
+		if (tcpext_get(SRV, "TCPRcvCollapsed") > collapsed)
+			break;
+		fill_ike(m, sizeof(m), COLLAPSE_IKE + more);
+		if (send(c, m, sizeof(m), MSG_DONTWAIT) < 0)
+			break;
+		usleep(50000);
+	}
+	diag("TCP collapsed %ld buffers",
+	     tcpext_get(SRV, "TCPRcvCollapsed") - collapsed);
+	CHECK(tcpext_get(SRV, "TCPRcvCollapsed") > collapsed,
+	      "TCP collapsed nothing: the case was not reached");
+
+	CHECK(recv(s, pfx, 3, MSG_WAITALL) == 3 && !memcmp(pfx, "TCP", 3),
+	      "IKE|TCP");
+	MUST(ike_sock_ulp(s));
+	for (i = 0; i < COLLAPSE_IKE + more; i++) {
+		ssize_t n = recv_msg(s, buf, sizeof(buf), 0);
+
+		fill_ike(m, sizeof(m), i);
+		if (!CHECK(n == sizeof(m) && !memcmp(buf, m, sizeof(m)),
+			   "IKE message %d: %zd bytes or content differs", i, n))
+			break;
+	}
+	usleep(200000);
+	MUST(getsockopt(r, SOL_SOCKET, SO_MEMINFO, mem, &mlen));
+	CHECK(mem[SK_MEMINFO_RMEM_ALLOC] <= COLLAPSE_ESP * 2048,
+	      "%u bytes charged to the UDP socket for %d datagrams of %zu bytes",
+	      mem[SK_MEMINFO_RMEM_ALLOC], COLLAPSE_ESP, sizeof(data));
+	while (got < COLLAPSE_ESP && readable(r, 2000) &&
+	       recv(r, buf, sizeof(buf), 0) == sizeof(data))
+		got++;
+	CHECK(got == COLLAPSE_ESP, "%d datagrams delivered, want %d", got,
+	      COLLAPSE_ESP);
+	CHECK_DELTA(esp, COLLAPSE_ESP);
+	CHECK_DELTA(nodev, 0);
+	close(r);
+flush:
+	esp_out_flush();
+	CHECK(!system("ip -n srv xfrm state flush"), "srv state flush");
+out:
+	close2(c, s);
+}
+
 /* ESP over TCP whose SPI is an ESP-in-UDP state's is refused */
 static void test_esp_udp_state(int family)
 {
@@ -1214,6 +1374,7 @@ static const struct test tests[] = {
 	{ "wire: ESP frames written by the module",	test_wire_esp_tx },
 	{ "wire: IKE and ESP at once, whole frames",	test_wire_mixed },
 	{ "wire: ESP for an ESP-in-UDP state refused",	test_esp_udp_state },
+	{ "ESP in a receive queue TCP collapsed",	test_esp_collapsed },
 	{ "wire: length < 2 aborts the stream with EINVAL", test_bad_length },
 	{ "recv: short buffer truncates, MSG_TRUNC",	test_trunc },
 	{ "recv: MSG_PEEK",				test_peek },
