@@ -40,6 +40,7 @@ static const char *const espintcp_stat_names[ESPINTCP_NR_STATS] = {
 	[ESPINTCP_RX_PAUSED]		 = "rx_paused",
 	[ESPINTCP_RX_DROP_NOMEM]	 = "rx_drop_nomem",
 	[ESPINTCP_RX_DROP_NODEV]	 = "rx_drop_nodev",
+	[ESPINTCP_RX_DROP_TOO_LONG]	 = "rx_drop_too_long",
 	[ESPINTCP_RX_DROP_NOT_TCP_STATE] = "rx_drop_not_tcp_state",
 	[ESPINTCP_RX_STREAM_ERRORS]	 = "rx_stream_errors",
 	[ESPINTCP_TX_DROP_ERROR]	 = "tx_drop_error",

@@ -12,6 +12,7 @@
  * as their type, which tells them apart and pins this module; every other
  * state gets the original type back and does not depend on the module.
  */
+#include <linux/etherdevice.h>
 #include <linux/module.h>
 #include <linux/seq_file.h>
 #include <linux/udp.h>
@@ -271,6 +272,31 @@ static void espintcp_push_ip4(struct sock *sk, struct sk_buff *skb)
 	skb->protocol = htons(ETH_P_IP);
 }
 
+/* the largest ESP an ESP-in-UDP packet of the connection's family holds */
+static unsigned int espintcp_esp_max(bool ip6)
+{
+	return IP_MAX_MTU - sizeof(struct udphdr) -
+	       (ip6 ? 0 : sizeof(struct iphdr));
+}
+
+/*
+ * Tunnel mode puts the link header back in front of the inner packet, for
+ * taps on the device; the segment's may be gone, so it is made up: to the
+ * device's address, from none.
+ */
+static void espintcp_push_eth(struct sk_buff *skb,
+			      const struct net_device *dev)
+{
+	struct ethhdr *eth = skb_push(skb, ETH_HLEN);
+
+	ether_addr_copy(eth->h_dest, dev->dev_addr);
+	eth_zero_addr(eth->h_source);
+	eth->h_proto = skb->protocol;
+	skb_reset_mac_header(skb);
+	skb->mac_len = ETH_HLEN;
+	__skb_pull(skb, ETH_HLEN);
+}
+
 /*
  * A copy of the ESP at @skb->data, behind the IP and UDP headers it would
  * have come with as ESP-in-UDP, made from the connection's addresses and
@@ -281,22 +307,28 @@ static void espintcp_push_ip4(struct sock *sk, struct sk_buff *skb)
  * memory pressure into new buffers that have none, and no device. The
  * bytes are copied because ESP decrypts in place, and because the message
  * may otherwise hold a whole segment's buffer for a few bytes, which the
- * socket the packet is delivered to would be charged for.
+ * socket the packet is delivered to would be charged for. The copy is one
+ * packet: what TCP's receive offload recorded about the segment goes.
  */
 static struct sk_buff *espintcp_esp_headers(struct sock *sk,
-					    struct sk_buff *skb)
+					    struct sk_buff *skb,
+					    const struct net_device *dev)
 {
-	bool ip6 = espintcp_sk_ipv6(sk);
+	bool ip6 = espintcp_sk_ipv6(sk), eth = dev->type == ARPHRD_ETHER;
 	unsigned int hlen = (ip6 ? sizeof(struct ipv6hdr) :
 				   sizeof(struct iphdr)) + sizeof(struct udphdr);
 	struct sk_buff *nskb;
 	struct udphdr *uh;
 
-	nskb = skb_copy_expand(skb, hlen, 0, GFP_ATOMIC);
+	nskb = skb_copy_expand(skb, hlen + (eth ? ETH_HLEN : 0), 0,
+			       GFP_ATOMIC);
 	consume_skb(skb);
 	if (!nskb)
 		return NULL;
 	skb = nskb;
+	skb_gso_reset(skb);
+	skb->ip_summed = CHECKSUM_NONE;
+	memset(skb->cb, 0, sizeof(skb->cb));
 
 	uh = skb_push(skb, sizeof(*uh));
 	uh->source = inet_sk(sk)->inet_dport;
@@ -308,12 +340,14 @@ static struct sk_buff *espintcp_esp_headers(struct sock *sk,
 	else
 		espintcp_push_ip4(sk, skb);
 	skb_reset_network_header(skb);
-	skb_reset_mac_header(skb);
-	skb->mac_len = 0;
+	if (eth) {
+		espintcp_push_eth(skb, dev);
+	} else {
+		skb_reset_mac_header(skb);
+		skb->mac_len = 0;
+	}
 	__skb_pull(skb, hlen);
 	skb_reset_transport_header(skb);
-	skb->ip_summed = CHECKSUM_NONE;
-	memset(skb->cb, 0, sizeof(skb->cb));
 	return skb;
 }
 
@@ -321,29 +355,37 @@ static struct sk_buff *espintcp_esp_headers(struct sock *sk,
 void espintcp_esp_rcv(struct sock *sk, struct sk_buff *skb)
 {
 	struct net *net = sock_net(sk);
+	struct net_device *dev;
 	int ifindex;
 
-	skb = espintcp_esp_headers(sk, skb);
-	if (!skb) {
-		espintcp_stat_add(sk, ESPINTCP_RX_DROP_NOMEM, 1);
-		return;
-	}
-
-	if (espintcp_for_udp_state(net, skb)) {
-		espintcp_stat_add(sk, ESPINTCP_RX_DROP_NOT_TCP_STATE, 1);
+	if (skb->len > espintcp_esp_max(espintcp_sk_ipv6(sk))) {
+		XFRM_INC_STATS(net, LINUX_MIB_XFRMINHDRERROR);
+		espintcp_stat_add(sk, ESPINTCP_RX_DROP_TOO_LONG, 1);
 		kfree_skb(skb);
 		return;
 	}
 
+	rcu_read_lock();
 	/* a collapsed buffer lost the device: the connection's is the same */
 	ifindex = skb->skb_iif ?: READ_ONCE(sk->sk_rx_dst_ifindex);
-	rcu_read_lock();
-	skb->dev = dev_get_by_index_rcu(net, ifindex);
-	if (!skb->dev) {
+	dev = dev_get_by_index_rcu(net, ifindex);
+	if (!dev) {
 		espintcp_stat_add(sk, ESPINTCP_RX_DROP_NODEV, 1);
 		kfree_skb(skb);
 		goto out;
 	}
+
+	skb = espintcp_esp_headers(sk, skb, dev);
+	if (!skb) {
+		espintcp_stat_add(sk, ESPINTCP_RX_DROP_NOMEM, 1);
+		goto out;
+	}
+	if (espintcp_for_udp_state(net, skb)) {
+		espintcp_stat_add(sk, ESPINTCP_RX_DROP_NOT_TCP_STATE, 1);
+		kfree_skb(skb);
+		goto out;
+	}
+	skb->dev = dev;
 	skb->skb_iif = ifindex;
 
 	local_bh_disable();
@@ -355,10 +397,11 @@ void espintcp_esp_rcv(struct sock *sk, struct sk_buff *skb)
 	 */
 	__this_cpu_write(espintcp_rx_skb, skb);
 	if (skb->protocol == htons(ETH_P_IPV6)) {
-		IP6CB(skb)->iif = skb->skb_iif;
+		IP6CB(skb)->iif = ifindex;
 		IP6CB(skb)->nhoff = offsetof(struct ipv6hdr, nexthdr);
 		xfrm6_rcv_encap(skb, IPPROTO_ESP, 0, UDP_ENCAP_ESPINUDP);
 	} else {
+		IPCB(skb)->iif = ifindex;
 		xfrm4_rcv_encap(skb, IPPROTO_ESP, 0, UDP_ENCAP_ESPINUDP);
 	}
 	__this_cpu_write(espintcp_rx_skb, NULL);
