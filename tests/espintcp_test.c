@@ -491,6 +491,39 @@ static void esp_then_ike(int family, uint32_t spi)
 	close2(c, s);
 }
 
+/*
+ * ESP longer than an ESP-in-UDP packet of the family can hold (65507 bytes
+ * over IPv4, 65527 over IPv6) is dropped and counted; one byte less goes to
+ * xfrm, which has no state for it. The stream goes on.
+ */
+static void test_esp_too_long(int family)
+{
+	const size_t max = family == AF_INET ? 65507 : 65527;
+	struct ctr long_ = ctr(SRV, "rx_drop_too_long");
+	long nostates = xfrm_stat(SRV, "XfrmInNoStates");
+	static uint8_t esp_msg[MAX_MSG], buf[2 * (MAX_MSG + 2) + 64];
+	uint8_t ike[20];
+	size_t n;
+	int c, s;
+
+	if (espintcp_pair(family, ULP_SRV, &c, &s)) {
+		failed = true;
+		return;
+	}
+	memset(esp_msg, 0xa5, sizeof(esp_msg));
+	fill_ike(ike, sizeof(ike), 7);
+	n = put_frame(buf, esp_msg, max);
+	n += put_frame(buf + n, esp_msg, max + 1);
+	n += put_frame(buf + n, ike, sizeof(ike));
+	CHECK(send(c, buf, n, 0) == (ssize_t)n, "send: %s", strerror(errno));
+	expect_msg(s, ike, sizeof(ike));
+	CHECK_DELTA(long_, 1);
+	CHECK(xfrm_stat(SRV, "XfrmInNoStates") - nostates == 1,
+	      "XfrmInNoStates moved by %ld, want 1 (the %zu-byte frame)",
+	      xfrm_stat(SRV, "XfrmInNoStates") - nostates, max);
+	close2(c, s);
+}
+
 /* an ESP frame goes to xfrm, which has no state for it */
 static void test_esp_frame(int family)
 {
@@ -1371,6 +1404,7 @@ static const struct test tests[] = {
 	{ "wire: coalesced frames, keepalive, short frames", test_wire_rx_coalesced },
 	{ "wire: message queued before the ULP",	test_prefix_coalesced },
 	{ "wire: ESP frame handed to xfrm",		test_esp_frame },
+	{ "wire: ESP too long for ESP-in-UDP dropped",	test_esp_too_long },
 	{ "wire: ESP frames written by the module",	test_wire_esp_tx },
 	{ "wire: IKE and ESP at once, whole frames",	test_wire_mixed },
 	{ "wire: ESP for an ESP-in-UDP state refused",	test_esp_udp_state },

@@ -38,6 +38,11 @@ check_eq "the four states outlive the module" 4 \
 xfrm_flush
 
 # --- ESP over TCP, each family and mode --------------------------------------
+tap_saw() { # PATTERN: in what tcpdump printed, or show all it printed
+	grep -q "$1" /tmp/tap.out && return 0
+	cat /tmp/tap.out /tmp/tap.err
+	return 1
+}
 run=0
 for fam in 4 6; do
 	for mode in transport tunnel; do
@@ -77,10 +82,27 @@ for fam in 4 6; do
 			dst=$is src=$ic
 		fi
 
+		if [ "$mode" = tunnel ]; then
+			# decapsulated packets pass srv's taps on the device again
+			if [ "$fam" = 4 ]; then
+				f="icmp[icmptype] == icmp-echo"
+			else
+				f="icmp6 and ip6[40] == 128"
+			fi
+			srv timeout 20 tcpdump -Z root -i veth0 -nn -e -l -c 1 "$f" \
+				> /tmp/tap.out 2> /tmp/tap.err 3>&- &
+			tap=$!
+			poll_until grep -q "listening on" /tmp/tap.err || true
+		fi
 		tx0=$(ctr cli esp_tx_msgs) rx0=$(ctr srv esp_rx_msgs)
 		btx0=$(ctr srv esp_tx_msgs) brx0=$(ctr cli esp_rx_msgs)
 		check "$t: 5 pings through the tunnel" \
 			cli "$ping" -c 5 -i 0.2 -W 2 -I "$src" "$dst"
+		if [ "$mode" = tunnel ]; then
+			wait "$tap" || true
+			check "$t: tcpdump on srv's veth0: the decapsulated request, with an Ethernet header" \
+				tap_saw "ethertype IPv$fam (0x[0-9a-f]*), length [0-9]*: $src > $dst: ICMP"
+		fi
 		# ping may exit before a slow last reply: poll for it
 		check_poll "$t: 5 requests as ESP frames, cli -> srv" "5 5" \
 			esp_delta cli srv "$tx0" "$rx0"
