@@ -17,6 +17,7 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <linux/sockios.h>
+#include <linux/udp.h>
 #include <linux/sock_diag.h>
 #include <poll.h>
 #include <sched.h>
@@ -41,6 +42,10 @@
 #include "sockaddr.h"
 
 #define MAX_MSG 65533
+
+#ifndef UDP_ENCAP
+#define UDP_ENCAP 100
+#endif
 
 enum { CLI, SRV };
 static const char *const ns_names[] = { "cli", "srv" };
@@ -570,6 +575,22 @@ static bool esp_out_state(int family, int c, unsigned int spi, int dport)
 	return CHECK(!system(cmd), "%s", cmd);
 }
 
+/* the same state in srv, for what comes in on @c's connection */
+static bool esp_in_state(int family, int c, unsigned int spi)
+{
+	const char *c_ip = family == AF_INET ? addr4[CLI] : addr6[CLI];
+	const char *s_ip = family == AF_INET ? addr4[SRV] : addr6[SRV];
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd),
+		 "ip -n srv xfrm state add src %s dst %s proto esp spi %#x "
+		 "mode transport aead 'rfc4106(gcm(aes))' "
+		 "0x0102030405060708090a0b0c0d0e0f1011121314 128 "
+		 "encap espintcp %d %d 0.0.0.0",
+		 c_ip, s_ip, spi, port_of(c, false), port_of(c, true));
+	return CHECK(!system(cmd), "%s", cmd);
+}
+
 static void esp_out_flush(void)
 {
 	static const char cmd[] =
@@ -858,14 +879,12 @@ static void test_esp_collapsed(int family)
 	struct ctr esp = ctr(SRV, "esp_rx_msgs");
 	struct ctr nodev = ctr(SRV, "rx_drop_nodev");
 	long collapsed = tcpext_get(SRV, "TCPRcvCollapsed");
-	const char *c_ip = family == AF_INET ? addr4[CLI] : addr6[CLI];
-	const char *s_ip = family == AF_INET ? addr4[SRV] : addr6[SRV];
 	unsigned int mem[SK_MEMINFO_VARS] = { 0 };
 	uint8_t m[1000], buf[1024], data[100] = { 0 };
 	socklen_t len, mlen = sizeof(mem);
 	int c, s, u, r, i, more, got = 0, small = 2048;
 	struct sockaddr_storage ss;
-	char cmd[512], pfx[6];
+	char pfx[6];
 
 	if (tcp_pair(family, &c, &s) || client_start(c)) {
 		failed = true;
@@ -875,13 +894,7 @@ static void test_esp_collapsed(int family)
 	      "IKE|TCP");
 	if (!esp_out_state(family, c, 0x3005, COLLAPSE_PORT))
 		goto out;
-	snprintf(cmd, sizeof(cmd),
-		 "ip -n srv xfrm state add src %s dst %s proto esp spi 0x3005 "
-		 "mode transport aead 'rfc4106(gcm(aes))' "
-		 "0x0102030405060708090a0b0c0d0e0f1011121314 128 "
-		 "encap espintcp %d %d 0.0.0.0",
-		 c_ip, s_ip, port_of(c, false), port_of(c, true));
-	if (!CHECK(!system(cmd), "%s", cmd))
+	if (!esp_in_state(family, c, 0x3005))
 		goto flush;
 	enter(SRV);
 	r = socket(family, SOCK_DGRAM, 0);
@@ -941,6 +954,81 @@ static void test_esp_collapsed(int family)
 	      COLLAPSE_ESP);
 	CHECK_DELTA(esp, COLLAPSE_ESP);
 	CHECK_DELTA(nodev, 0);
+	close(r);
+flush:
+	esp_out_flush();
+	CHECK(!system("ip -n srv xfrm state flush"), "srv state flush");
+out:
+	close2(c, s);
+}
+
+#define BURST_IKE	32
+#define BURST_UDP	100
+#define BURST_PORT	7780
+
+/*
+ * ESP that came in a TCP buffer of several segments (TCP keeps their GSO
+ * size on it) is one packet once decrypted: a UDP socket with encap_rcv
+ * (an IKE daemon's, a nested tunnel's) would take it for an unexpected
+ * GSO packet and drop it. The server pauses on unread IKE messages while
+ * the client's ESP waits for its window; read, the window opens to a
+ * burst of multi-segment buffers.
+ */
+static void test_esp_burst_encap(int family)
+{
+	struct ctr full = ctr(CLI, "tx_drop_queue_full");
+	int c, s, u, r, i, ike, got = 0, small = 8192;
+	int type = UDP_ENCAP_ESPINUDP;
+	uint8_t m[1000], buf[1024], data[200] = { 0 };
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (espintcp_pair(family, ULP_CLI | ULP_SRV, &c, &s)) {
+		failed = true;
+		return;
+	}
+	if (!esp_out_state(family, c, 0x3006, BURST_PORT))
+		goto out;
+	if (!esp_in_state(family, c, 0x3006))
+		goto flush;
+	enter(SRV);
+	r = socket(family, SOCK_DGRAM, 0);
+	MUST(bind(r, (struct sockaddr *)&ss,
+		  mkaddr(family, SRV, BURST_PORT, &ss)));
+	MUST(setsockopt(r, IPPROTO_UDP, UDP_ENCAP, &type, sizeof(type)));
+	MUST(setsockopt(s, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)));
+
+	for (ike = 0; ike < BURST_IKE; ike++) {
+		fill_ike(m, sizeof(m), ike);
+		if (send(c, m, sizeof(m), MSG_DONTWAIT) < 0)
+			break;
+	}
+	usleep(200000);
+	/* a zero non-ESP marker: encap_rcv passes them to the socket */
+	u = udp_to_srv(family, BURST_PORT, &ss, &len);
+	for (i = 0; i < BURST_UDP; i++) {
+		data[4] = i;
+		MUST(sendto(u, data, sizeof(data), 0, (struct sockaddr *)&ss, len));
+	}
+	close(u);
+	usleep(200000);
+
+	for (i = 0; i < ike; i++) {
+		ssize_t n = recv_msg(s, buf, sizeof(buf), 0);
+
+		fill_ike(m, sizeof(m), i);
+		if (!CHECK(n == sizeof(m) && !memcmp(buf, m, sizeof(m)),
+			   "IKE message %d: %zd bytes or content differs", i, n))
+			break;
+	}
+	while (got < BURST_UDP && readable(r, 2000) &&
+	       recv(r, buf, sizeof(buf), 0) == sizeof(data))
+		got++;
+	diag("%d IKE messages held the window shut; %ld ESP dropped by the sender",
+	     ike, delta(&full));
+	CHECK(got == BURST_UDP - delta(&full),
+	      "%d datagrams reached the encap socket, want %ld", got,
+	      BURST_UDP - delta(&full));
 	close(r);
 flush:
 	esp_out_flush();
@@ -1409,6 +1497,7 @@ static const struct test tests[] = {
 	{ "wire: IKE and ESP at once, whole frames",	test_wire_mixed },
 	{ "wire: ESP for an ESP-in-UDP state refused",	test_esp_udp_state },
 	{ "ESP in a receive queue TCP collapsed",	test_esp_collapsed },
+	{ "ESP in a burst, to a UDP encap socket",	test_esp_burst_encap },
 	{ "wire: length < 2 aborts the stream with EINVAL", test_bad_length },
 	{ "recv: short buffer truncates, MSG_TRUNC",	test_trunc },
 	{ "recv: MSG_PEEK",				test_peek },
