@@ -67,8 +67,9 @@ if [ "$me" = a ]; then
 				u32 match "$3" "$4" "$5" 0xff action drop
 		done
 	done
-	tcpdump -i "$dev" -s 0 -U --immediate-mode -Z root -w /tmp/capture.pcap \
-		tcp 2>/tmp/tcpdump.log &
+	# a buffer larger than the whole capture: the kernel drops none
+	tcpdump -i "$dev" -s 0 -B 16384 -U --immediate-mode -Z root \
+		-w /tmp/capture.pcap tcp 2>/tmp/tcpdump.log &
 	tcpdump=$!
 	check "a: tcpdump captures eth0" poll_until grep -q 'listening on' /tmp/tcpdump.log
 else
@@ -215,4 +216,6 @@ if [ "$me" = a ]; then
 	kill "$tcpdump"
 	wait "$tcpdump"
 	sed 's/^/# tcpdump: /' /tmp/tcpdump.log
+	check_eq "a: tcpdump captured every packet (none dropped by kernel)" 0 \
+		"$(sed -n 's/^\([0-9]*\) packets\{0,1\} dropped by kernel$/\1/p' /tmp/tcpdump.log)"
 fi
