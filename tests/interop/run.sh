@@ -71,16 +71,16 @@ if [ "$me" = a ]; then
 	tcpdump -i "$dev" -s 0 -B 16384 -U --immediate-mode -Z root \
 		-w /tmp/capture.pcap tcp 2>/tmp/tcpdump.log &
 	tcpdump=$!
-	check "a: tcpdump captures eth0" poll_until grep -q 'listening on' /tmp/tcpdump.log
+	check "tcpdump captures eth0" poll_until grep -q 'listening on' /tmp/tcpdump.log
 else
-	check_eq "b: the kernel has espintcp built in (TCP ULP list)" yes \
+	check_eq "the kernel has espintcp built in (TCP ULP list)" yes \
 		"$(grep -qw espintcp /proc/sys/net/ipv4/tcp_available_ulp && echo yes)"
 fi
 # the link is up when the peer answers
 for _i in $(seq 100); do
 	ping -c 1 -W 1 "$(n4 "$peer")" >/dev/null 2>&1 && break
 done
-check "$me: the peer answers on the link" ping -c 1 -W 2 "$(n4 "$peer")"
+check "the peer answers on the link" ping -c 1 -W 2 "$(n4 "$peer")"
 
 # wait_line FILE TEXT: until TEXT is a line of FILE (60 s)
 wait_line() {
@@ -205,7 +205,7 @@ done
 
 if [ "$me" = a ]; then
 	dropped=$(tc -s filter show dev "$dev" ingress; tc -s filter show dev "$dev" egress)
-	check_eq "a: no UDP or ESP on the link (tc drop counters)" 0 \
+	check_eq "no UDP or ESP on the link (tc drop counters)" 0 \
 		"$(printf '%s\n' "$dropped" | sed -n 's/.*(dropped \([0-9]*\),.*/\1/p' | awk '{ s += $1 } END { print s + 0 }')"
 	# -U writes each packet as it comes: done once the file stops growing
 	size=-1
@@ -216,6 +216,6 @@ if [ "$me" = a ]; then
 	kill "$tcpdump"
 	wait "$tcpdump"
 	sed 's/^/# tcpdump: /' /tmp/tcpdump.log
-	check_eq "a: tcpdump captured every packet (none dropped by kernel)" 0 \
+	check_eq "tcpdump captured every packet (none dropped by kernel)" 0 \
 		"$(sed -n 's/^\([0-9]*\) packets\{0,1\} dropped by kernel$/\1/p' /tmp/tcpdump.log)"
 fi
