@@ -8,9 +8,10 @@
  * as ESP-in-UDP on the same ports: the UDP header it then writes is where
  * output.c puts the 2-byte length, and ESP from the stream is handed to
  * xfrm behind the IP and UDP headers it would have had as ESP-in-UDP, so
- * NAT mapping changes reach the IKE daemon as for any encapsulated state. TCP states keep the copy
- * as their type, which tells them apart and pins this module; every other
- * state gets the original type back and does not depend on the module.
+ * NAT mapping changes reach the IKE daemon as for any encapsulated state.
+ * TCP states keep the copy as their type, which tells them apart and pins
+ * this module; every other state gets the original type back and does not
+ * depend on the module.
  */
 #include <linux/etherdevice.h>
 #include <linux/module.h>
@@ -311,10 +312,10 @@ static void espintcp_push_eth(struct sk_buff *skb,
  * packet: what TCP's receive offload recorded about the segment goes.
  */
 static struct sk_buff *espintcp_esp_headers(struct sock *sk,
-					    struct sk_buff *skb,
+					    struct sk_buff *skb, bool ip6,
 					    const struct net_device *dev)
 {
-	bool ip6 = espintcp_sk_ipv6(sk), eth = dev->type == ARPHRD_ETHER;
+	bool eth = dev->type == ARPHRD_ETHER;
 	unsigned int hlen = (ip6 ? sizeof(struct ipv6hdr) :
 				   sizeof(struct iphdr)) + sizeof(struct udphdr);
 	struct sk_buff *nskb;
@@ -354,11 +355,12 @@ static struct sk_buff *espintcp_esp_headers(struct sock *sk,
 /* @skb is one ESP message from the stream, data at the SPI */
 void espintcp_esp_rcv(struct sock *sk, struct sk_buff *skb)
 {
+	bool ip6 = espintcp_sk_ipv6(sk);
 	struct net *net = sock_net(sk);
 	struct net_device *dev;
 	int ifindex;
 
-	if (skb->len > espintcp_esp_max(espintcp_sk_ipv6(sk))) {
+	if (skb->len > espintcp_esp_max(ip6)) {
 		XFRM_INC_STATS(net, LINUX_MIB_XFRMINHDRERROR);
 		espintcp_stat_add(sk, ESPINTCP_RX_DROP_TOO_LONG, 1);
 		kfree_skb(skb);
@@ -375,7 +377,7 @@ void espintcp_esp_rcv(struct sock *sk, struct sk_buff *skb)
 		goto out;
 	}
 
-	skb = espintcp_esp_headers(sk, skb, dev);
+	skb = espintcp_esp_headers(sk, skb, ip6, dev);
 	if (!skb) {
 		espintcp_stat_add(sk, ESPINTCP_RX_DROP_NOMEM, 1);
 		goto out;
