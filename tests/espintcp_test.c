@@ -554,47 +554,47 @@ static int port_of(int fd, bool peer)
 }
 
 /*
- * A transport mode state and policy in cli for UDP to srv's @dport, with
- * encap espintcp on @c's ports: that UDP becomes ESP in @c's stream.
+ * The transport mode state, in netns @ns, of ESP from cli to srv with
+ * encap espintcp on @c's ports: in cli it sends, in srv it receives.
  */
+static bool esp_state(int ns, int family, int c, unsigned int spi)
+{
+	const char *c_ip = family == AF_INET ? addr4[CLI] : addr6[CLI];
+	const char *s_ip = family == AF_INET ? addr4[SRV] : addr6[SRV];
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd),
+		 "ip -n %s xfrm state add src %s dst %s proto esp spi %#x "
+		 "mode transport aead 'rfc4106(gcm(aes))' "
+		 "0x0102030405060708090a0b0c0d0e0f1011121314 128 "
+		 "encap espintcp %d %d 0.0.0.0",
+		 ns_names[ns], c_ip, s_ip, spi, port_of(c, false),
+		 port_of(c, true));
+	return CHECK(!system(cmd), "%s", cmd);
+}
+
+/* cli's state, and its policy for UDP to srv's @dport: that UDP becomes ESP */
 static bool esp_out_state(int family, int c, unsigned int spi, int dport)
 {
 	const char *c_ip = family == AF_INET ? addr4[CLI] : addr6[CLI];
 	const char *s_ip = family == AF_INET ? addr4[SRV] : addr6[SRV];
 	char cmd[512];
 
+	if (!esp_state(CLI, family, c, spi))
+		return false;
 	snprintf(cmd, sizeof(cmd),
-		 "ip -n cli xfrm state add src %s dst %s proto esp spi %#x "
-		 "mode transport aead 'rfc4106(gcm(aes))' "
-		 "0x0102030405060708090a0b0c0d0e0f1011121314 128 "
-		 "encap espintcp %d %d 0.0.0.0 && "
 		 "ip -n cli xfrm policy add src %s dst %s proto udp dport %d "
 		 "dir out tmpl src %s dst %s proto esp mode transport",
-		 c_ip, s_ip, spi, port_of(c, false), port_of(c, true),
 		 c_ip, s_ip, dport, c_ip, s_ip);
 	return CHECK(!system(cmd), "%s", cmd);
 }
 
-/* the same state in srv, for what comes in on @c's connection */
-static bool esp_in_state(int family, int c, unsigned int spi)
-{
-	const char *c_ip = family == AF_INET ? addr4[CLI] : addr6[CLI];
-	const char *s_ip = family == AF_INET ? addr4[SRV] : addr6[SRV];
-	char cmd[512];
-
-	snprintf(cmd, sizeof(cmd),
-		 "ip -n srv xfrm state add src %s dst %s proto esp spi %#x "
-		 "mode transport aead 'rfc4106(gcm(aes))' "
-		 "0x0102030405060708090a0b0c0d0e0f1011121314 128 "
-		 "encap espintcp %d %d 0.0.0.0",
-		 c_ip, s_ip, spi, port_of(c, false), port_of(c, true));
-	return CHECK(!system(cmd), "%s", cmd);
-}
-
-static void esp_out_flush(void)
+/* what esp_state() and esp_out_state() added, in both namespaces */
+static void esp_flush(void)
 {
 	static const char cmd[] =
-		"ip -n cli xfrm policy flush; ip -n cli xfrm state flush";
+		"ip -n cli xfrm policy flush && ip -n cli xfrm state flush && "
+		"ip -n srv xfrm state flush";
 
 	CHECK(!system(cmd), "%s", cmd);
 }
@@ -653,7 +653,7 @@ static void test_wire_esp_tx(int family)
 		      i + 1);
 	}
 	nothing_queued(s);
-	esp_out_flush();
+	esp_flush();
 out:
 	close2(c, s);
 }
@@ -808,7 +808,7 @@ static void test_wire_mixed(int family)
 	CHECK_DELTA(nosock, 0);
 	CHECK(between > 0, "no ESP frame came between two IKE messages");
 	CHECK(!readable(s, 200), "more frames than were sent");
-	esp_out_flush();
+	esp_flush();
 out:
 	close2(c, s);
 }
@@ -894,7 +894,7 @@ static void test_esp_collapsed(int family)
 	      "IKE|TCP");
 	if (!esp_out_state(family, c, 0x3005, COLLAPSE_PORT))
 		goto out;
-	if (!esp_in_state(family, c, 0x3005))
+	if (!esp_state(SRV, family, c, 0x3005))
 		goto flush;
 	enter(SRV);
 	r = socket(family, SOCK_DGRAM, 0);
@@ -956,8 +956,7 @@ static void test_esp_collapsed(int family)
 	CHECK_DELTA(nodev, 0);
 	close(r);
 flush:
-	esp_out_flush();
-	CHECK(!system("ip -n srv xfrm state flush"), "srv state flush");
+	esp_flush();
 out:
 	close2(c, s);
 }
@@ -989,7 +988,7 @@ static void test_esp_burst_encap(int family)
 	}
 	if (!esp_out_state(family, c, 0x3006, BURST_PORT))
 		goto out;
-	if (!esp_in_state(family, c, 0x3006))
+	if (!esp_state(SRV, family, c, 0x3006))
 		goto flush;
 	enter(SRV);
 	r = socket(family, SOCK_DGRAM, 0);
@@ -1031,8 +1030,7 @@ static void test_esp_burst_encap(int family)
 	      BURST_UDP - delta(&full));
 	close(r);
 flush:
-	esp_out_flush();
-	CHECK(!system("ip -n srv xfrm state flush"), "srv state flush");
+	esp_flush();
 out:
 	close2(c, s);
 }
