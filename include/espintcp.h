@@ -57,8 +57,15 @@ struct espintcp_sock {
 	const struct proto_ops *base_ops;
 	void (*saved_data_ready)(struct sock *sk);
 	void (*saved_write_space)(struct sock *sk);
+	void (*saved_state_change)(struct sock *sk);
 	struct rcu_head rcu;
 };
+
+/* TCP's handshake is not done: nothing can be sent yet */
+static inline bool espintcp_connecting(const struct sock *sk)
+{
+	return (1 << READ_ONCE(sk->sk_state)) & (TCPF_SYN_SENT | TCPF_SYN_RECV);
+}
 
 static inline struct espintcp_sock *espintcp_sk(const struct sock *sk)
 {
@@ -100,18 +107,22 @@ void espintcp_stats_exit(void);
 
 /* ulp.c */
 int espintcp_ulp_init(void);
+void espintcp_ulp_start(void);
 void espintcp_ulp_exit(void);
 void espintcp_data_ready(struct sock *sk);
 struct espintcp_sock *espintcp_sk_rcu(const struct sock *sk);
 
 /* xfrm.c: ESP states with TCP encapsulation, and ESP input */
 int espintcp_xfrm_init(void);
+void espintcp_xfrm_start(void);
 void espintcp_xfrm_exit(void);
 bool espintcp_is_tcp_state(const struct xfrm_state *x);
 int espintcp_states_show(struct seq_file *seq, void *v);
 void espintcp_esp_rcv(struct sock *sk, struct sk_buff *skb);
 
 /* output.c: ESP from xfrm diverted into the TCP connection */
+void espintcp_output_divert(struct xfrm_state *x, struct sk_buff *skb,
+			    unsigned int off);
 int espintcp_output_net_init(struct net *net);
 void espintcp_output_net_exit(struct net *net);
 
@@ -119,6 +130,7 @@ void espintcp_output_net_exit(struct net *net);
 int espintcp_strp_init(struct espintcp_sock *esk);
 void espintcp_strp_data_ready(struct espintcp_sock *esk);
 void espintcp_strp_check_rcv(struct espintcp_sock *esk);
+void espintcp_strp_flush(struct espintcp_sock *esk);
 void espintcp_strp_pause(struct espintcp_sock *esk);
 void espintcp_strp_resume(struct espintcp_sock *esk);
 void espintcp_strp_stop(struct espintcp_sock *esk);
@@ -134,6 +146,7 @@ void espintcp_tx_init(struct espintcp_sock *esk);
 void espintcp_tx_esp(struct espintcp_sock *esk, struct sk_buff *skb);
 void espintcp_tx_stop(struct espintcp_sock *esk);
 void espintcp_write_space(struct sock *sk);
+void espintcp_state_change(struct sock *sk);
 void espintcp_release_cb(struct sock *sk);
 bool espintcp_tx_idle(const struct espintcp_sock *esk);
 int espintcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size);

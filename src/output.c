@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ESP output of TCP states, taken out of the IP stack at LOCAL_OUT, where
- * every packet xfrm transforms passes, before it can reach the wire.
+ * ESP output of TCP states into their TCP connections.
  *
  * esp4/esp6 build these packets as ESP-in-UDP (see xfrm.c). The frame for
  * the stream is the ESP packet behind a 2-byte length, which goes where the
@@ -9,6 +8,12 @@
  * addresses and ports are the state's addresses and encap ports; with none,
  * or one without the ULP, the packet is dropped and counted: it must not
  * leave as UDP.
+ *
+ * The state's type takes the packets its crypto finished at once. Packets
+ * that asynchronous crypto finishes later go back to xfrm, which sends them
+ * on through LOCAL_OUT: a hook there takes them before they can reach the
+ * wire. It takes only what xfrm transformed, for a TCP state, from that
+ * state's address and ports, and never what a socket sent as plain UDP.
  */
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
@@ -49,32 +54,19 @@ static struct sock *espintcp_state_sk(struct net *net, struct xfrm_state *x)
 	return sk;
 }
 
-/* @off: where the UDP header starts */
-static unsigned int espintcp_divert(struct net *net, struct sk_buff *skb,
-				    const xfrm_address_t *daddr,
-				    unsigned short family, unsigned int off)
+/*
+ * @skb: ESP-in-UDP that xfrm made for TCP state @x, UDP header at @off.
+ * Consumes it.
+ */
+void espintcp_output_divert(struct xfrm_state *x, struct sk_buff *skb,
+			    unsigned int off)
 {
+	struct net *net = xs_net(x);
 	struct espintcp_sock *esk;
-	struct xfrm_state *x;
 	struct sock *sk;
-	__be32 _spi;
-	const __be32 *spi;
 
-	spi = skb_header_pointer(skb, off + sizeof(struct udphdr),
-				 sizeof(_spi), &_spi);
-	if (!spi || !*spi)	/* IKE over UDP */
-		return NF_ACCEPT;
-
-	x = xfrm_state_lookup(net, skb->mark, daddr, *spi, IPPROTO_ESP, family);
-	if (!x)
-		return NF_ACCEPT;
-	if (!espintcp_is_tcp_state(x)) {
-		xfrm_state_put(x);
-		return NF_ACCEPT;
-	}
+	rcu_read_lock();
 	sk = espintcp_state_sk(net, x);
-	xfrm_state_put(x);
-
 	esk = sk ? espintcp_sk_rcu(sk) : NULL;
 	if (!esk) {
 		espintcp_net_stat_add(net, ESPINTCP_TX_DROP_NOSOCK, 1);
@@ -96,7 +88,54 @@ static unsigned int espintcp_divert(struct net *net, struct sk_buff *skb,
 out:
 	if (sk)
 		sock_gen_put(sk);
-	return NF_STOLEN;
+	rcu_read_unlock();
+}
+
+/* @x's own packet: from its address, on its encap ports */
+static bool espintcp_state_made(struct xfrm_state *x, const xfrm_address_t *saddr,
+				const struct udphdr *uh)
+{
+	bool match;
+
+	if (!xfrm_addr_equal(saddr, &x->props.saddr, x->props.family))
+		return false;
+	spin_lock_bh(&x->lock);
+	match = uh->source == x->encap->encap_sport &&
+		uh->dest == x->encap->encap_dport;
+	spin_unlock_bh(&x->lock);
+	return match;
+}
+
+/*
+ * @skb: a UDP packet that xfrm transformed, UDP header at @off. The mark is
+ * the state's own (xfrm.c), so that marked states are found too.
+ */
+static unsigned int espintcp_divert(struct net *net, struct sk_buff *skb,
+				    const xfrm_address_t *saddr,
+				    const xfrm_address_t *daddr,
+				    unsigned short family, unsigned int off)
+{
+	struct {
+		struct udphdr uh;
+		__be32 spi;
+	} _h;
+	const typeof(_h) *h;
+	struct xfrm_state *x;
+	bool ours;
+
+	h = skb_header_pointer(skb, off, sizeof(_h), &_h);
+	if (!h || !h->spi)	/* IKE over UDP */
+		return NF_ACCEPT;
+
+	x = xfrm_state_lookup(net, skb->mark, daddr, h->spi, IPPROTO_ESP,
+			      family);
+	if (!x)
+		return NF_ACCEPT;
+	ours = espintcp_is_tcp_state(x) && espintcp_state_made(x, saddr, &h->uh);
+	if (ours)
+		espintcp_output_divert(x, skb, off);
+	xfrm_state_put(x);
+	return ours ? NF_STOLEN : NF_ACCEPT;
 }
 
 static unsigned int espintcp_out4(void *priv, struct sk_buff *skb,
@@ -104,11 +143,13 @@ static unsigned int espintcp_out4(void *priv, struct sk_buff *skb,
 {
 	const struct iphdr *iph = ip_hdr(skb);
 
-	if (iph->protocol != IPPROTO_UDP || ip_is_fragment(iph) ||
+	if (!(IPCB(skb)->flags & IPSKB_XFRM_TRANSFORMED) ||
+	    iph->protocol != IPPROTO_UDP || ip_is_fragment(iph) ||
 	    !espintcp_net_has_states(state->net))
 		return NF_ACCEPT;
 
 	return espintcp_divert(state->net, skb,
+			       (const xfrm_address_t *)&iph->saddr,
 			       (const xfrm_address_t *)&iph->daddr, AF_INET,
 			       skb_network_offset(skb) + ip_hdrlen(skb));
 }
@@ -121,7 +162,8 @@ static unsigned int espintcp_out6(void *priv, struct sk_buff *skb,
 	__be16 frag_off;
 	int off;
 
-	if (!espintcp_net_has_states(state->net))
+	if (!(IP6CB(skb)->flags & IP6SKB_XFRM_TRANSFORMED) ||
+	    !espintcp_net_has_states(state->net))
 		return NF_ACCEPT;
 
 	off = ipv6_skip_exthdr(skb, skb_network_offset(skb) + sizeof(*ip6h),
@@ -130,6 +172,7 @@ static unsigned int espintcp_out6(void *priv, struct sk_buff *skb,
 		return NF_ACCEPT;
 
 	return espintcp_divert(state->net, skb,
+			       (const xfrm_address_t *)&ip6h->saddr,
 			       (const xfrm_address_t *)&ip6h->daddr, AF_INET6,
 			       off);
 }

@@ -86,6 +86,30 @@ static int espintcp_state_input(struct xfrm_state *x, struct sk_buff *skb)
 	return espintcp_type_of(x->props.family)->orig->input(x, skb);
 }
 
+/*
+ * esp4/esp6 made the packet ESP-in-UDP, and it goes into the state's TCP
+ * connection here, before xfrm can send it on; -EINPROGRESS tells xfrm the
+ * packet is taken, as upstream's TCP encapsulation does.
+ *
+ * Asynchronous crypto hands its packets back to xfrm, not to this function:
+ * output.c takes them at LOCAL_OUT, where xfrm sends them next. For it to
+ * find the state by SPI whatever its mark (VTI, xfrm interfaces), the
+ * packet carries the state's own mark from here on: it is going into TCP,
+ * where its mark is of no use.
+ */
+static int espintcp_state_output(struct xfrm_state *x, struct sk_buff *skb)
+{
+	int err;
+
+	skb->mark = x->mark.v & x->mark.m;
+	err = espintcp_type_of(x->props.family)->orig->output(x, skb);
+	if (err)
+		return err;
+
+	espintcp_output_divert(x, skb, skb_transport_offset(skb));
+	return -EINPROGRESS;
+}
+
 /* only TCP states that were set up keep this type */
 static void espintcp_state_destructor(struct xfrm_state *x)
 {
@@ -122,6 +146,7 @@ static int espintcp_wrap(struct espintcp_type *et)
 	et->type.init_state = espintcp_init_state;
 	et->type.destructor = espintcp_state_destructor;
 	et->type.input = espintcp_state_input;
+	et->type.output = espintcp_state_output;
 
 	/* new ESP states fail with EPROTONOSUPPORT between these two */
 	t0 = ktime_get();
