@@ -2,11 +2,33 @@
 /*
  * espintcp: RFC 8229 TCP encapsulation of IKE and ESP for kernels built
  * without CONFIG_INET_ESPINTCP, with the upstream userspace API.
+ *
+ * Userspace reaches the module through the ESP type and the ULP as soon as
+ * they are registered, while init can still fail. Both refuse TCP states
+ * and sockets until init is done, and a failed init waits for whoever is
+ * still calling into the module before it lets the kernel free it.
  */
+#include <linux/delay.h>
 #include <linux/module.h>
 #include <net/tcp.h>
 
 #include "espintcp.h"
+
+static bool test_fail_init;
+module_param(test_fail_init, bool, 0);
+MODULE_PARM_DESC(test_fail_init,
+		 "test only: fail init after everything is registered");
+
+/*
+ * The callers that found the ESP type or the ULP before they went away
+ * took a module reference, at the latest by the end of this grace period.
+ */
+static void espintcp_wait_callers(void)
+{
+	synchronize_rcu();
+	while (module_refcount(THIS_MODULE))
+		msleep(1);
+}
 
 static int __init espintcp_init(void)
 {
@@ -16,6 +38,10 @@ static int __init espintcp_init(void)
 	if (err)
 		return err;
 
+	err = espintcp_xfrm_init();
+	if (err)
+		goto out_stats;
+
 	err = espintcp_ulp_init();
 	if (err == -EEXIST) {
 		pr_err("espintcp: this kernel already provides the espintcp ULP (CONFIG_INET_ESPINTCP); the module is not needed\n");
@@ -23,16 +49,25 @@ static int __init espintcp_init(void)
 		err = -EBUSY;
 	}
 	if (err)
-		goto out_stats;
+		goto out_xfrm;
 
-	err = espintcp_xfrm_init();
-	if (err)
+	if (test_fail_init) {
+		/* long enough for racing setsockopt and state adds to get in */
+		msleep(500);
+		pr_info("espintcp: failing init, as test_fail_init asks\n");
+		err = -EIO;
 		goto out_ulp;
+	}
 
+	espintcp_xfrm_start();
+	espintcp_ulp_start();
 	return 0;
 
 out_ulp:
 	espintcp_ulp_exit();
+out_xfrm:
+	espintcp_xfrm_exit();
+	espintcp_wait_callers();
 out_stats:
 	espintcp_stats_exit();
 	return err;
@@ -40,8 +75,8 @@ out_stats:
 
 static void __exit espintcp_exit(void)
 {
-	espintcp_xfrm_exit();
 	espintcp_ulp_exit();
+	espintcp_xfrm_exit();
 	espintcp_stats_exit();
 }
 

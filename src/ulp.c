@@ -23,6 +23,8 @@ struct espintcp_protos {
 
 static struct espintcp_protos espintcp_protos[ESPINTCP_NFAMILIES];
 static DEFINE_MUTEX(espintcp_protos_lock);
+/* sockets are refused until the module's init is done (main.c) */
+static bool espintcp_ulp_ready;
 
 static void espintcp_close(struct sock *sk, long timeout);
 
@@ -148,6 +150,8 @@ static int espintcp_init_sk(struct sock *sk)
 	struct espintcp_sock *esk;
 	int err;
 
+	if (!READ_ONCE(espintcp_ulp_ready))
+		return -EAGAIN;
 	/* sockmap owns sk_user_data and the callbacks: it cannot share them */
 	if (sk->sk_user_data)
 		return -EBUSY;
@@ -249,7 +253,13 @@ int espintcp_ulp_init(void)
 	return tcp_register_ulp(&espintcp_ulp_ops);
 }
 
+void espintcp_ulp_start(void)
+{
+	WRITE_ONCE(espintcp_ulp_ready, true);
+}
+
 void espintcp_ulp_exit(void)
 {
+	WRITE_ONCE(espintcp_ulp_ready, false);
 	tcp_unregister_ulp(&espintcp_ulp_ops);
 }

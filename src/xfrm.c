@@ -37,6 +37,12 @@ static struct espintcp_type espintcp_types[] = {
 /* the ESP message espintcp_esp_rcv() is handing to xfrm on this CPU */
 static DEFINE_PER_CPU(const struct sk_buff *, espintcp_rx_skb);
 
+/*
+ * TCP states are refused until the module is wholly set up: nothing may
+ * hold on to it while its init can still fail.
+ */
+static bool espintcp_xfrm_ready;
+
 static struct espintcp_type *espintcp_type_of(unsigned short family)
 {
 	return &espintcp_types[family == AF_INET6];
@@ -54,6 +60,11 @@ static int espintcp_init_state(struct xfrm_state *x,
 	int err;
 
 	if (x->encap && x->encap->encap_type == TCP_ENCAP_ESPINTCP) {
+		if (!READ_ONCE(espintcp_xfrm_ready)) {
+			NL_SET_ERR_MSG(extack, "espintcp is still loading");
+			err = -EAGAIN;
+			goto not_tcp;
+		}
 		x->encap->encap_type = UDP_ENCAP_ESPINUDP;
 		err = orig->init_state(x, extack);
 		if (!err) {
@@ -64,6 +75,7 @@ static int espintcp_init_state(struct xfrm_state *x,
 		err = orig->init_state(x, extack);
 	}
 
+not_tcp:
 	/*
 	 * Not a TCP state: it takes the original type, and a reference on
 	 * that type's module in place of the one on ours.
@@ -172,11 +184,22 @@ static void espintcp_unwrap(struct espintcp_type *et)
 	et->orig = NULL;
 }
 
+/* a kernel booted with ipv6.disable=1 has no ESP for IPv6 to wrap */
+static bool espintcp_family_off(unsigned short family)
+{
+	return family == AF_INET6 &&
+	       (!IS_ENABLED(CONFIG_IPV6) || !ipv6_mod_enabled());
+}
+
 int espintcp_xfrm_init(void)
 {
 	int err, i;
 
 	for (i = 0; i < ARRAY_SIZE(espintcp_types); i++) {
+		if (espintcp_family_off(espintcp_types[i].family)) {
+			pr_info("espintcp: IPv6 is disabled: serving IPv4 only\n");
+			continue;
+		}
 		err = espintcp_wrap(&espintcp_types[i]);
 		if (err)
 			goto undo;
@@ -188,10 +211,17 @@ undo:
 	return err;
 }
 
+/* from here on TCP states may be set up, and the module pinned by them */
+void espintcp_xfrm_start(void)
+{
+	WRITE_ONCE(espintcp_xfrm_ready, true);
+}
+
 void espintcp_xfrm_exit(void)
 {
 	int i;
 
+	WRITE_ONCE(espintcp_xfrm_ready, false);
 	for (i = 0; i < ARRAY_SIZE(espintcp_types); i++)
 		espintcp_unwrap(&espintcp_types[i]);
 }
