@@ -112,7 +112,8 @@ static int __net_init espintcp_net_init(struct net *net)
 	if (!proc_create_net_single("espintcp", 0444, net->proc_net,
 				    espintcp_stats_show, NULL))
 		goto out_mib;
-	if (!proc_create_net_single("espintcp_states", 0444, net->proc_net,
+	/* SPIs and ports: for whoever may run "ip xfrm state" (netns root) */
+	if (!proc_create_net_single("espintcp_states", 0400, net->proc_net,
 				    espintcp_states_show, NULL))
 		goto out_stats;
 
