@@ -43,14 +43,15 @@ static struct sk_buff *espintcp_tx_alloc(struct msghdr *msg, size_t size)
 	struct sk_buff *skb;
 	int i, err;
 
-	skb = alloc_skb(linear, GFP_KERNEL);
+	/* charged to the sender's memory cgroup, as TCP's own sends are */
+	skb = alloc_skb(linear, GFP_KERNEL_ACCOUNT);
 	if (!skb)
 		return ERR_PTR(-ENOBUFS);
 	skb_put(skb, linear);
 
 	for (i = 0; rest; i++) {
 		size_t chunk = min_t(size_t, rest, PAGE_SIZE);
-		struct page *page = alloc_page(GFP_KERNEL);
+		struct page *page = alloc_page(GFP_KERNEL_ACCOUNT);
 
 		if (!page) {
 			kfree_skb(skb);
@@ -99,12 +100,14 @@ static void espintcp_tx_done(struct sock *sk, struct sk_buff *skb, bool esp)
 	consume_skb(skb);
 }
 
+/* nothing more can ever be sent on the connection */
 static bool espintcp_tx_dead(const struct sock *sk)
 {
 	return READ_ONCE(sk->sk_err) ||
 	       (READ_ONCE(sk->sk_shutdown) & SEND_SHUTDOWN) ||
 	       !((1 << READ_ONCE(sk->sk_state)) &
-		 (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT));
+		 (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT |
+		  TCPF_SYN_SENT | TCPF_SYN_RECV));
 }
 
 static bool espintcp_tcp_backlogged(struct sock *sk)
@@ -143,9 +146,37 @@ static bool espintcp_tx_next_esp(struct sock *sk, struct espintcp_sock *esk)
 }
 
 /*
+ * The connection is dead: free what waits at once, for the inner sockets'
+ * sake (their send buffers, TCP small queues), not at close().
+ */
+static void espintcp_tx_drop_all(struct sock *sk, struct espintcp_sock *esk)
+{
+	struct sk_buff_head dead;
+	unsigned int n;
+
+	__skb_queue_head_init(&dead);
+	spin_lock_bh(&esk->esp_queue.lock);
+	skb_queue_splice_init(&esk->esp_queue, &dead);
+	esk->esp_queued = 0;
+	spin_unlock_bh(&esk->esp_queue.lock);
+
+	n = skb_queue_len(&dead);
+	__skb_queue_purge(&dead);
+	if (esk->tx_skb) {
+		kfree_skb(esk->tx_skb);
+		WRITE_ONCE(esk->tx_skb, NULL);
+		esk->tx_off = 0;
+		n++;
+		espintcp_wake_writers(sk);
+	}
+	if (n)
+		espintcp_stat_add(sk, ESPINTCP_TX_DROP_ERROR, n);
+}
+
+/*
  * Write as much as TCP takes now: the slot, then queued ESP. Called with
  * the socket lock held, owned or in softirq. Returns 0 once the slot is
- * empty, -EAGAIN while TCP is full.
+ * empty, -EAGAIN while TCP is full or still connecting.
  */
 static int __espintcp_tx_push(struct sock *sk, struct espintcp_sock *esk)
 {
@@ -156,8 +187,12 @@ static int __espintcp_tx_push(struct sock *sk, struct espintcp_sock *esk)
 	 * TCP would answer EPIPE with a SIGPIPE to whatever task is current,
 	 * which in softirq is anybody: do not ask it.
 	 */
-	if (espintcp_tx_dead(sk))
+	if (espintcp_tx_dead(sk)) {
+		espintcp_tx_drop_all(sk, esk);
 		return -EPIPE;
+	}
+	if (espintcp_connecting(sk))
+		return -EAGAIN;
 
 	while ((skb = esk->tx_skb) || espintcp_tx_next_esp(sk, esk)) {
 		skb = esk->tx_skb;
@@ -214,6 +249,16 @@ void espintcp_write_space(struct sock *sk)
 	 * that has to stop sets again to be called back.
 	 */
 	esk->saved_write_space(sk);
+	if (espintcp_tx_pending(esk))
+		espintcp_tx_push(sk);
+}
+
+/* with the lock held: connected (what waited goes now) or dead */
+void espintcp_state_change(struct sock *sk)
+{
+	struct espintcp_sock *esk = espintcp_sk(sk);
+
+	esk->saved_state_change(sk);
 	if (espintcp_tx_pending(esk))
 		espintcp_tx_push(sk);
 }
@@ -327,6 +372,14 @@ int espintcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 
 	lock_sock(sk);
 	timeo = sock_sndtimeo(sk, flags & MSG_DONTWAIT);
+	/* as TCP does: wait for the handshake, EAGAIN if non-blocking */
+	if (espintcp_connecting(sk)) {
+		err = sk_stream_wait_connect(sk, &timeo);
+		if (err) {
+			err = sk_stream_error(sk, flags, err);
+			goto out;
+		}
+	}
 	esk->ike_waiting++;
 	err = espintcp_tx_wait_slot(sk, flags, &timeo);
 	esk->ike_waiting--;
@@ -337,6 +390,7 @@ int espintcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 		skb = NULL;
 		espintcp_tx_push(sk);
 	}
+out:
 	release_sock(sk);
 
 	kfree_skb(skb);

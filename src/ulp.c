@@ -47,11 +47,30 @@ static __poll_t espintcp_poll(struct file *file, struct socket *sock,
 	/* bytes TCP holds are not readable until they make a whole message */
 	if (!skb_queue_empty_lockless(&esk->ike_queue))
 		mask |= EPOLLIN | EPOLLRDNORM;
-	if (!(shutdown & SEND_SHUTDOWN) && espintcp_tx_idle(esk) &&
-	    sk_stream_is_writeable(sk))
-		mask |= EPOLLOUT | EPOLLWRNORM;
+	if (!(shutdown & SEND_SHUTDOWN) && !espintcp_connecting(sk) &&
+	    espintcp_tx_idle(esk)) {
+		if (sk_stream_is_writeable(sk)) {
+			mask |= EPOLLOUT | EPOLLWRNORM;
+		} else {
+			/* have TCP call write_space, and wake us, once it can */
+			sk_set_bit(SOCKWQ_ASYNC_NOSPACE, sk);
+			set_bit(SOCK_NOSPACE, &sk->sk_socket->flags);
+			smp_mb__after_atomic();
+			if (sk_stream_is_writeable(sk))
+				mask |= EPOLLOUT | EPOLLWRNORM;
+		}
+	}
 
 	return mask;
+}
+
+/*
+ * A message half in TCP would go on in the next connection's stream; upstream
+ * TLS refuses to disconnect for the same reason.
+ */
+static int espintcp_disconnect(struct sock *sk, int flags)
+{
+	return -EOPNOTSUPP;
 }
 
 /* a listener would hand the ULP's ops to children that have no state */
@@ -78,6 +97,7 @@ static void espintcp_build_protos(struct espintcp_protos *p,
 	p->prot.recvmsg = espintcp_recvmsg;
 	p->prot.close = espintcp_close;
 	p->prot.release_cb = espintcp_release_cb;
+	p->prot.disconnect = espintcp_disconnect;
 #ifdef HAVE_PROTO_SENDPAGE
 	p->prot.sendpage = espintcp_sendpage;
 #endif
@@ -129,8 +149,10 @@ static void espintcp_set_callbacks(struct sock *sk, struct espintcp_sock *esk)
 	write_lock_bh(&sk->sk_callback_lock);
 	esk->saved_data_ready = sk->sk_data_ready;
 	esk->saved_write_space = sk->sk_write_space;
+	esk->saved_state_change = sk->sk_state_change;
 	sk->sk_data_ready = espintcp_data_ready;
 	sk->sk_write_space = espintcp_write_space;
+	sk->sk_state_change = espintcp_state_change;
 	write_unlock_bh(&sk->sk_callback_lock);
 }
 
@@ -140,6 +162,7 @@ static void espintcp_restore_callbacks(struct sock *sk,
 	write_lock_bh(&sk->sk_callback_lock);
 	sk->sk_data_ready = esk->saved_data_ready;
 	sk->sk_write_space = esk->saved_write_space;
+	sk->sk_state_change = esk->saved_state_change;
 	write_unlock_bh(&sk->sk_callback_lock);
 }
 
