@@ -117,12 +117,27 @@ int espintcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 	int copied;
 	int err;
 
-	skb = __skb_recv_datagram(sk, &esk->ike_queue, flags, &off, &err);
-	if (!skb) {
-		/* the peer closed and every whole message has been read */
-		if (err == -EAGAIN && (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN))
+	/* neither is about messages: TCP answers them */
+	if (flags & (MSG_ERRQUEUE | MSG_OOB))
+		return esk->base_prot->recvmsg(sk, msg, len, flags, addr_len);
+
+	for (;;) {
+		skb = __skb_recv_datagram(sk, &esk->ike_queue, flags, &off,
+					  &err);
+		if (skb)
+			break;
+		if (err && err != -EAGAIN)
+			return err;
+		if (!(READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN))
+			return err;
+		/*
+		 * The peer closed. Bytes TCP still holds may not have been
+		 * parsed yet (parsing is deferred at times): EOF only comes
+		 * after the last whole message they make.
+		 */
+		espintcp_strp_flush(esk);
+		if (skb_queue_empty_lockless(&esk->ike_queue))
 			return 0;
-		return err;
 	}
 
 	copied = min_t(size_t, len, skb->len);

@@ -55,6 +55,10 @@ static void espintcp_strp_abort(struct strparser *strp, int err)
 {
 	struct sock *sk = strp->sk;
 
+	/* the first error is the one to report, not the timer's after it */
+	cancel_delayed_work(&strp->msg_timer_work);
+	if (strp->stopped)
+		return;
 	espintcp_stat_add(sk, ESPINTCP_RX_STREAM_ERRORS, 1);
 	strp_stop(strp);
 	WRITE_ONCE(sk->sk_err, -err);
@@ -81,6 +85,16 @@ void espintcp_strp_data_ready(struct espintcp_sock *esk)
 void espintcp_strp_check_rcv(struct espintcp_sock *esk)
 {
 	strp_check_rcv(&esk->strp);
+}
+
+/*
+ * Parse what TCP holds now, from process context without the socket lock,
+ * and return once it is done (or the parser is paused or stopped).
+ */
+void espintcp_strp_flush(struct espintcp_sock *esk)
+{
+	strp_check_rcv(&esk->strp);
+	flush_work(&esk->strp.work);
 }
 
 /* no more messages until resumed; TCP's window closes meanwhile */
