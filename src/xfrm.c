@@ -53,13 +53,88 @@ bool espintcp_is_tcp_state(const struct xfrm_state *x)
 	return x->type == &espintcp_type_of(x->props.family)->type;
 }
 
+/*
+ * The live state with @x's SPI, if any: the one an UPDSA replaces with @x,
+ * or the one MIGRATE cloned @x from (the clone has its old address yet).
+ */
+static struct xfrm_state *espintcp_live_state(struct xfrm_state *x)
+{
+	struct xfrm_state *live;
+
+	live = xfrm_state_lookup(xs_net(x), x->mark.v & x->mark.m,
+				 &x->id.daddr, x->id.spi, x->id.proto,
+				 x->props.family);
+	if (live && live->km.state != XFRM_STATE_VALID) {
+		/* a larval state from ALLOCSPI: the UPDSA fills it in */
+		xfrm_state_put(live);
+		live = NULL;
+	}
+	return live;
+}
+
+/* @x's encap is @live's, as MIGRATE copies it when given none */
+static bool espintcp_encap_copied(struct xfrm_state *x,
+				  struct xfrm_state *live)
+{
+	bool same;
+
+	spin_lock_bh(&live->lock);
+	same = x->encap->encap_type == live->encap->encap_type &&
+	       x->encap->encap_sport == live->encap->encap_sport &&
+	       x->encap->encap_dport == live->encap->encap_dport;
+	spin_unlock_bh(&live->lock);
+	return same;
+}
+
+/*
+ * Whether @x is to be a TCP state, or -EINVAL. A TCP state carries
+ * ESP-in-UDP's encap type inside (xfrm.c's header comment), which xfrm
+ * would take for a UDP state: upstream's semantics are kept by hand. An
+ * update may not change a state's encapsulation (xfrm_state_update()
+ * compares the types), and a state MIGRATE clones without being given an
+ * encap keeps its original's.
+ */
+static int espintcp_wants_tcp(struct xfrm_state *x,
+			      struct netlink_ext_ack *extack)
+{
+	bool tcp = x->encap && x->encap->encap_type == TCP_ENCAP_ESPINTCP;
+	struct xfrm_state *live;
+	int ret = tcp;
+
+	if (!x->encap)
+		return false;
+	live = espintcp_live_state(x);
+	if (!live || live == x)
+		goto out;
+
+	/* MIGRATE's clone is valid already; a new or updating state is not */
+	if (x->km.state == XFRM_STATE_VALID) {
+		if (!tcp && espintcp_is_tcp_state(live) &&
+		    espintcp_encap_copied(x, live))
+			ret = true;
+	} else if (tcp != espintcp_is_tcp_state(live)) {
+		if (tcp)
+			NL_SET_ERR_MSG(extack, "espintcp: the SA is not a TCP (espintcp) SA; its encapsulation cannot change");
+		else
+			NL_SET_ERR_MSG(extack, "espintcp: the SA is a TCP (espintcp) SA; its encapsulation cannot change");
+		ret = -EINVAL;
+	}
+out:
+	if (live)
+		xfrm_state_put(live);
+	return ret;
+}
+
 static int espintcp_init_state(struct xfrm_state *x,
 			       struct netlink_ext_ack *extack)
 {
 	const struct xfrm_type *orig = espintcp_type_of(x->props.family)->orig;
 	int err;
 
-	if (x->encap && x->encap->encap_type == TCP_ENCAP_ESPINTCP) {
+	err = espintcp_wants_tcp(x, extack);
+	if (err < 0)
+		goto not_tcp;
+	if (err) {
 		if (!READ_ONCE(espintcp_xfrm_ready)) {
 			NL_SET_ERR_MSG(extack, "espintcp is still loading");
 			err = -EAGAIN;
