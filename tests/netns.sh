@@ -52,7 +52,9 @@ _topo_wait() { # NS
 _topo_end() { # NS HOST
 	ip -n "$1" link set lo up
 	ip -n "$1" addr add "10.0.1.$2/24" dev veth0
-	ip -n "$1" addr add "fd00:1::$2/64" dev veth0 nodad
+	# a guest booted with ipv6.disable=1 has IPv4 only
+	[ ! -d /proc/sys/net/ipv6 ] ||
+		ip -n "$1" addr add "fd00:1::$2/64" dev veth0 nodad
 	ip -n "$1" link set veth0 up
 	tc -n "$1" qdisc add dev veth0 clsact
 	for dir in ingress egress; do

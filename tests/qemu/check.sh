@@ -31,7 +31,7 @@ diag_tail() { # FILE LINES
 }
 
 check_kernel() { # KVER
-	local k=$1 dir="$BUILD/qemu/$1" initrd t0 t1 line done=0 ko
+	local k=$1 dir="$BUILD/qemu/$1" initrd t0 ko
 	t0=$(date +%s)
 	mkdir -p "$dir"
 	# the module dkms built; a local build only if the package failed
@@ -52,35 +52,46 @@ check_kernel() { # KVER
 		return
 	fi
 	grep 'mkinitramfs:' "$dir/initramfs.log" | sed 's/^/# /' || true
+	guest_run "$k" "$initrd" test "$k" "$dir/console.log" "$t0"
+	# the module must load and serve IPv4 on a kernel without IPv6
+	BOOT_ARGS=ipv6.disable=1 guest_run "$k" "$initrd" noipv6 \
+		"$k ipv6.disable=1" "$dir/console-noipv6.log" "$(date +%s)"
+}
+
+# guest_run KVER INITRD MODE LABEL CONSOLE_LOG T0: boot, relay results,
+# judge the run and the kernel console
+guest_run() {
+	local k=$1 initrd=$2 label=$4 log=$5 t0=$6 t1 line done=0
+	local results=${log%.log}.results
 	t1=$(date +%s)
-	echo "# [$k] booting (timeout ${QEMU_TIMEOUT}s)"
-	: > "$dir/results.log"
+	echo "# [$label] booting (timeout ${QEMU_TIMEOUT}s)"
+	: > "$results"
 	while IFS= read -r line; do
-		echo "$line" >> "$dir/results.log"
+		echo "$line" >> "$results"
 		case $line in
-		"ok - "*) result ok "$k" "${line#ok - }" ;;
-		"not ok - "*) result "not ok" "$k" "${line#not ok - }" ;;
+		"ok - "*) result ok "$label" "${line#ok - }" ;;
+		"not ok - "*) result "not ok" "$label" "${line#not ok - }" ;;
 		"# guest-done") done=1 ;;
 		"#"*) echo "$line" ;;
 		*) echo "# (guest) $line" ;;
 		esac
-	done < <(boot "$k" "$initrd" test "$dir/console.log")
+	done < <(boot "$k" "$initrd" "$3" "$log")
 
 	if [ "$done" = 1 ]; then
-		result ok "$k" "guest ran all tests and powered off"
+		result ok "$label" "guest ran all tests and powered off"
 	else
-		result "not ok" "$k" "guest ran all tests and powered off (crash, panic or ${QEMU_TIMEOUT}s timeout)"
-		echo "#   last 50 lines of $dir/console.log:"
-		diag_tail "$dir/console.log" 50
+		result "not ok" "$label" "guest ran all tests and powered off (crash, panic or ${QEMU_TIMEOUT}s timeout)"
+		echo "#   last 50 lines of $log:"
+		diag_tail "$log" 50
 	fi
-	if grep -aqE "$bad_console_line" "$dir/console.log"; then
-		result "not ok" "$k" "kernel console free of panic/WARN/BUG"
-		grep -aE -B2 -A10 "$bad_console_line" "$dir/console.log" | head -n 60 | tr -d '\r' | sed 's/^/#   /'
+	if grep -aqE "$bad_console_line" "$log"; then
+		result "not ok" "$label" "kernel console free of panic/WARN/BUG"
+		grep -aE -B2 -A10 "$bad_console_line" "$log" | head -n 60 | tr -d '\r' | sed 's/^/#   /'
 	else
-		result ok "$k" "kernel console free of panic/WARN/BUG"
+		result ok "$label" "kernel console free of panic/WARN/BUG"
 	fi
-	echo "# [$k] boot+tests $(($(date +%s) - t1))s wall time (module build + initramfs $((t1 - t0))s);" \
-		"$(grep -m1 '^# boot: ' "$dir/results.log" | sed 's/^# boot: //')"
+	echo "# [$label] boot+tests $(($(date +%s) - t1))s wall time (before it: $((t1 - t0))s);" \
+		"$(grep -m1 '^# boot: ' "$results" | sed 's/^# boot: //')"
 }
 
 setup

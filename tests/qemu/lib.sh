@@ -4,7 +4,8 @@
 # Layout of what it builds, per kernel release $k:
 #   build/qemu/$k/initramfs.cpio.gz   the guest (tests/qemu/mkinitramfs.sh)
 #   build/qemu/$k/console.log         serial port 0: the kernel console
-#   build/qemu/$k/results.log         serial port 1: what the guest init reports
+#   build/qemu/$k/console.results     serial port 1: what the guest init reports
+#   build/qemu/$k/console-noipv6.*    the same, booted with ipv6.disable=1
 #
 # Environment knobs:
 #   QEMU_ACCEL=kvm|tcg   skip the KVM probe
@@ -92,7 +93,8 @@ qemu_lock() { # CMD...
 
 # Boots KVER with the given initramfs; the guest's report (serial port 1)
 # comes out on stdout, the kernel console goes to CONSOLE_LOG. MODE is
-# "test" or "demo" (passed to the guest init on the kernel command line).
+# "test" or "demo" (passed to the guest init on the kernel command line);
+# BOOT_ARGS adds to the kernel command line.
 boot() { # KVER INITRD MODE CONSOLE_LOG
 	local accel
 	accel=$(accel_args "$1")
@@ -102,7 +104,7 @@ boot() { # KVER INITRD MODE CONSOLE_LOG
 		-nodefaults -nographic -no-reboot \
 		-serial "file:$4" -serial stdio \
 		-kernel "/boot/vmlinuz-$1" -initrd "$2" \
-		-append "console=ttyS0 panic=-1 panic_on_warn=1 oops=panic softlockup_panic=1 harness=$3" \
+		-append "console=ttyS0 panic=-1 panic_on_warn=1 oops=panic softlockup_panic=1 harness=$3 ${BOOT_ARGS:-}" \
 		</dev/null | tr -d '\r'
 }
 
