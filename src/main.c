@@ -22,11 +22,12 @@ MODULE_PARM_DESC(test_fail_init,
 /*
  * The callers that found the ESP type or the ULP before they went away
  * took a module reference, at the latest by the end of this grace period.
+ * The loader holds one more until init returns.
  */
 static void espintcp_wait_callers(void)
 {
 	synchronize_rcu();
-	while (module_refcount(THIS_MODULE))
+	while (module_refcount(THIS_MODULE) > 1)
 		msleep(1);
 }
 
