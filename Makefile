@@ -7,6 +7,7 @@
 # make run                                 the demo: 6.1 in QEMU, IKE over TCP
 # make bench                               IKE latency under ESP load, 6.1
 # make interop                             against upstream espintcp (also in check)
+# make fuzz [DURATION=300] [SEED=n] [KVER=]  the fuzzer alone, longer than in check
 # make lint                                checkpatch --strict and sparse
 # make deb                                 build/deb/espintcp-dkms_<version>_all.deb
 # make dkms-install / dkms-remove          the module through dkms, from this tree
@@ -64,6 +65,13 @@ bench:
 interop:
 	tests/qemu/interop.sh
 
+DURATION ?= 300
+FUZZ_KVER = $(if $(filter command line,$(origin KVER)),$(KVER),$(shell head -n 1 scripts/.matrix 2>/dev/null))
+fuzz:
+	BOOT_ARGS="fuzz_seconds=$(DURATION) script_timeout=$$(($(DURATION) + 120)) $(if $(SEED),fuzz_seed=$(SEED))" \
+	QEMU_TIMEOUT=$$(($(DURATION) + 300)) \
+		tests/qemu/run-scripts.sh $(FUZZ_KVER) tests/guest/60-fuzz.sh
+
 lint:
 	scripts/lint.sh
 
@@ -96,4 +104,4 @@ dkms-remove:
 clean:
 	rm -rf build
 
-.PHONY: all module test-kmod tests check run bench interop lint deb dkms-install dkms-remove clean
+.PHONY: all module test-kmod tests check run bench interop fuzz lint deb dkms-install dkms-remove clean

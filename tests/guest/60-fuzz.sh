@@ -1,0 +1,80 @@
+#!/bin/sh
+# The fuzzer (tests/fuzz.c) for FUZZ_SECONDS (default 40; make fuzz
+# DURATION=... runs longer), then churn the fuzzer cannot do from one
+# process: xfrm states added, updated and deleted under ESP traffic,
+# connections closed and namespaces deleted under traffic, modprobe and
+# rmmod in a loop. Afterwards the module unloads (nothing holds it) and
+# every TCP socket is freed (sockstat's alloc is back where it was).
+set -eu
+. /tests/netns.sh
+. /tests/esp.sh
+
+seed=$(sed -n 's/.* fuzz_seed=\([0-9a-fx]*\).*/\1/p' /proc/cmdline)
+[ -n "$seed" ] || seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+secs=$(sed -n 's/.* fuzz_seconds=\([0-9]*\).*/\1/p' /proc/cmdline)
+secs=${secs:-40}
+
+# TCP sockets allocated, in every netns (IPv4 and IPv6 share the count)
+tcp_alloc() { awk '$1 == "TCP:" { print $9 }' /proc/net/sockstat; }
+skbs() { awk '$1 == "skbuff_head_cache" { print $2 }' /proc/slabinfo; }
+unloaded() { [ ! -d /sys/module/espintcp ] || rmmod_wait; }
+
+modprobe xfrm_user
+[ -d /sys/module/espintcp ] || modprobe espintcp
+topo_up
+base=$(tcp_alloc) skb0=$(skbs)
+
+echo "# fuzz seed $seed, $secs s (replay: fuzz_seed=$seed on the kernel command line)"
+/tests/bin/fuzz "$seed" "$secs" || true
+
+# --- states churned under ESP traffic --------------------------------------
+peer_start 4 40700 4970
+sa_pair transport 4 10.0.1.1 10.0.1.2 0xe01 0xe02 40700 4970
+policy_pair transport 10.0.1.1 10.0.1.2 10.0.1.1 10.0.1.2 proto icmp
+cli ping -f -w 8 10.0.1.2 >/dev/null 2>&1 &
+flood=$!
+n=0 end=$(($(date +%s) + 6))
+while [ "$(date +%s)" -lt "$end" ]; do
+	n=$((n + 1))
+	case $((n % 4)) in
+	0) cli ip xfrm state delete src 10.0.1.1 dst 10.0.1.2 proto esp spi 0xe01 2>/dev/null || true ;;
+	1) sa cli transport 4 10.0.1.1 10.0.1.2 0xe01 40700 4970 2>/dev/null || true ;;
+	2) cli ip xfrm state update src 10.0.1.1 dst 10.0.1.2 proto esp spi 0xe01 \
+		reqid 1 mode transport $AEAD encap espintcp 40700 4970 0.0.0.0 2>/dev/null || true ;;
+	3) cli ip xfrm state update src 10.0.1.1 dst 10.0.1.2 proto esp spi 0xe01 \
+		reqid 1 mode transport $AEAD encap espinudp 40700 4970 0.0.0.0 2>/dev/null || true ;;
+	esac
+done
+wait "$flood" || true
+ok "fuzz: $n state adds, updates and deletes under a ping flood"
+check_eq "fuzz: no UDP or ESP left the TCP connection meanwhile" 0 "$(leaked)"
+
+# --- the connection closed under traffic, then the namespaces deleted -------
+sa cli transport 4 10.0.1.1 10.0.1.2 0xe01 40700 4970 2>/dev/null || true
+cli ping -f -w 4 10.0.1.2 >/dev/null 2>&1 &
+sleep 1
+peer_stop
+sleep 1
+topo_down
+wait || true
+ok "fuzz: connection closed, then namespaces deleted, under traffic"
+
+# --- modprobe and rmmod in a loop, with sockets setting the ULP -------------
+topo_up
+i=0 loaded=0
+end=$(($(date +%s) + 4))
+/tests/bin/ulp_race 4 >/dev/null 2>&1 &
+while [ "$(date +%s)" -lt "$end" ]; do
+	i=$((i + 1))
+	modprobe espintcp 2>/dev/null && loaded=$((loaded + 1))
+	rmmod espintcp 2>/dev/null || true
+done
+wait || true
+check "fuzz: $i modprobe/rmmod rounds ($loaded loads) under setsockopt(TCP_ULP)" \
+	test "$loaded" -gt 0
+topo_down
+
+check "fuzz: the module unloads: nothing holds it" unloaded
+check_poll "fuzz: every TCP socket freed (sockstat alloc $base)" "$base" tcp_alloc
+echo "# skbuff_head_cache active objects: $skb0 before, $(skbs) after (SLUB's count is approximate)"
+exit 0
