@@ -1061,6 +1061,103 @@ static void test_esp_udp_state(int family)
 	CHECK(!system(cmd), "%s", cmd);
 }
 
+/*
+ * CVE-2026-46300: bytes spliced into a TCP socket from a file stay the
+ * file's page cache pages all the way to the receiver over veth. ESP frames
+ * of a live state, sent that way, must be decrypted in a copy: the file
+ * must be unchanged afterwards, and the datagrams inside delivered.
+ *
+ * The frames are real: cli's state 0x3005 writes three into a stream read
+ * raw by a plain peer; they are saved to a file; srv gets the inbound state
+ * 0x3005 with the same key; a second connection, plain client to a server
+ * with the ULP, carries "IKETCP" and then the file, by sendfile().
+ */
+static void test_esp_spliced(int family)
+{
+	const char *c_ip = family == AF_INET ? addr4[CLI] : addr6[CLI];
+	const char *s_ip = family == AF_INET ? addr4[SRV] : addr6[SRV];
+	static uint8_t frames[3 * 146], after[sizeof(frames)];
+	struct timeval tmo = { .tv_sec = 5 };
+	char path[] = "/tmp/espintcp-splice-XXXXXX", cmd[512];
+	struct sockaddr_storage ss;
+	uint8_t data[100], got[200];
+	int c, s, u, r, f, i;
+	socklen_t len;
+	ssize_t n;
+
+	if (espintcp_pair(family, ULP_CLI, &c, &s)) {
+		failed = true;
+		return;
+	}
+	if (!esp_out_state(family, c, 0x3005, 7779))
+		goto out;
+	snprintf(cmd, sizeof(cmd),
+		 "ip -n srv xfrm state add src %s dst %s proto esp spi 0x3005 "
+		 "mode transport aead 'rfc4106(gcm(aes))' "
+		 "0x0102030405060708090a0b0c0d0e0f1011121314 128 "
+		 "encap espintcp 1 1 0.0.0.0", c_ip, s_ip);
+	if (!CHECK(!system(cmd), "%s", cmd))
+		goto flush;
+
+	u = udp_to_srv(family, 7779, &ss, &len);
+	for (i = 0; i < 3; i++) {
+		memset(data, 'a' + i, sizeof(data));
+		MUST(sendto(u, data, sizeof(data), 0, (struct sockaddr *)&ss, len));
+	}
+	close(u);
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo));
+	n = recv(s, frames, sizeof(frames), MSG_WAITALL);
+	if (!CHECK(n == sizeof(frames), "read %zd bytes of ESP frames, want %zu",
+		   n, sizeof(frames)))
+		goto flush;
+
+	f = mkstemp(path);
+	MUST(write(f, frames, sizeof(frames)));
+	fsync(f);
+
+	/* what the inner datagrams are for, in srv */
+	enter(SRV);
+	r = socket(family, SOCK_DGRAM, 0);
+	mkaddr(family, SRV, 7779, &ss);
+	MUST(bind(r, (struct sockaddr *)&ss, len));
+	setsockopt(r, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo));
+
+	close2(c, s);
+	/* the state's encap ports are not the connection's: a mapping event */
+	CHECK(!system("ip -n srv xfrm monitor mapping > /tmp/mapping.out 2>&1 & "
+		      "echo $! > /tmp/mapping.pid; sleep 0.3"), "ip xfrm monitor");
+	if (espintcp_pair(family, ULP_SRV, &c, &s)) {
+		failed = true;
+		goto file;
+	}
+	CHECK(sendfile(c, f, &(off_t){ 0 }, sizeof(frames)) == sizeof(frames),
+	      "sendfile: %s", strerror(errno));
+	for (i = 0; i < 3; i++) {
+		n = recv(r, got, sizeof(got), 0);
+		CHECK(n == sizeof(data) && got[0] == 'a' + i &&
+		      got[sizeof(data) - 1] == 'a' + i,
+		      "datagram %d: %zd bytes (%s), want 100 of '%c'", i, n,
+		      n < 0 ? strerror(errno) : "-", 'a' + i);
+	}
+	CHECK(pread(f, after, sizeof(after), 0) == sizeof(after) &&
+	      !memcmp(after, frames, sizeof(frames)),
+	      "the file's pages changed: ESP was decrypted in place");
+	/* esp4/esp6 read the peer's port where the encap header is */
+	snprintf(cmd, sizeof(cmd),
+		 "kill $(cat /tmp/mapping.pid); grep -q -- '-> %s:%d$' /tmp/mapping.out"
+		 " || { cat /tmp/mapping.out; false; }", c_ip, port_of(c, false));
+	CHECK(!system(cmd), "no mapping event to the connection's port %d",
+	      port_of(c, false));
+file:
+	close(r);
+	close(f);
+	unlink(path);
+flush:
+	esp_flush();
+out:
+	close2(c, s);
+}
+
 static void test_bad_length(int family)
 {
 	static const uint8_t bad[2][2] = { { 0, 0 }, { 0, 1 } };
@@ -1496,6 +1593,7 @@ static const struct test tests[] = {
 	{ "wire: ESP for an ESP-in-UDP state refused",	test_esp_udp_state },
 	{ "ESP in a receive queue TCP collapsed",	test_esp_collapsed },
 	{ "ESP in a burst, to a UDP encap socket",	test_esp_burst_encap },
+	{ "ESP spliced from a file is not decrypted in place", test_esp_spliced },
 	{ "wire: length < 2 aborts the stream with EINVAL", test_bad_length },
 	{ "recv: short buffer truncates, MSG_TRUNC",	test_trunc },
 	{ "recv: MSG_PEEK",				test_peek },

@@ -1,0 +1,83 @@
+#!/bin/sh
+# A TCP state keeps its encapsulation through updates and MIGRATE, as
+# upstream's do: an update that changes the encap type is refused (both
+# ways), MIGRATE without an encap keeps the TCP state a TCP state, with a
+# new encap it takes that one. And what `ip xfrm state` shows of a TCP
+# state: its ports as ESP-in-UDP ones (README, Limitations).
+set -eu
+. /tests/netns.sh
+. /tests/esp.sh
+
+topo_up
+modprobe xfrm_user
+[ -d /sys/module/espintcp ] || modprobe espintcp
+
+tcp_listed() { # NS SPI: whether /proc/net/espintcp_states lists the SPI
+	ip netns exec "$1" cat /proc/net/espintcp_states | grep -q " $2 "
+}
+not_tcp_listed() { ! tcp_listed "$@"; }
+encap_of() { # NS SRC DST SPI: "TYPE SPORT DPORT" as ip xfrm shows it
+	ip -n "$1" xfrm state get src "$2" dst "$3" proto esp spi "$4" |
+		sed -n 's/.*encap type \([a-z]*\) sport \([0-9]*\) dport \([0-9]*\).*/\1 \2 \3/p'
+}
+
+for fam in 4 6; do
+	if [ "$fam" = 4 ]; then
+		c=10.0.1.1 s=10.0.1.2 ping=ping
+	else
+		c=fd00:1::1 s=fd00:1::2 ping=ping6
+	fi
+	t="IPv$fam"
+	cport=$((40600 + fam)) sport=$((4950 + fam))
+	peer_start "$fam" "$cport" "$sport" || not_ok "$t: espintcp connection"
+	sa_pair transport "$fam" "$c" "$s" "0x${fam}d01" "0x${fam}d02" "$cport" "$sport"
+	policy_pair transport "$c" "$s" "$c" "$s"
+
+	# --- updates ---------------------------------------------------------
+	out=$(cli ip xfrm state update src "$c" dst "$s" proto esp spi "0x${fam}d01" \
+		reqid 1 mode transport $AEAD encap espinudp "$cport" "$sport" 0.0.0.0 2>&1 || true)
+	check "$t: update of a TCP state to ESP-in-UDP refused, with a reason" \
+		sh -c "echo '$out' | grep -q 'is a TCP (espintcp) SA; its encapsulation cannot change'"
+	check "$t: ... and the state is still a TCP state" tcp_listed cli "0x0000${fam}d01"
+
+	cli ip xfrm state add src "$c" dst "$s" proto esp spi "0x${fam}d05" reqid 5 \
+		mode transport $AEAD encap espinudp 4500 4500 0.0.0.0
+	out=$(cli ip xfrm state update src "$c" dst "$s" proto esp spi "0x${fam}d05" \
+		reqid 5 mode transport $AEAD encap espintcp "$cport" "$sport" 0.0.0.0 2>&1 || true)
+	check "$t: update of an ESP-in-UDP state to TCP refused, with a reason" \
+		sh -c "echo '$out' | grep -q 'is not a TCP (espintcp) SA; its encapsulation cannot change'"
+	check_eq "$t: ... and the state keeps its UDP encap" "espinudp 4500 4500" \
+		"$(encap_of cli "$c" "$s" "0x${fam}d05")"
+	check "$t: ... and is not a TCP state" not_tcp_listed cli "0x0000${fam}d05"
+	cli ip xfrm state delete src "$c" dst "$s" proto esp spi "0x${fam}d05"
+
+	# --- what ip xfrm shows ----------------------------------------------
+	check_eq "$t: ip xfrm shows a TCP state's ports as espinudp ones" \
+		"espinudp $cport $sport" "$(encap_of cli "$c" "$s" "0x${fam}d01")"
+
+	# --- MIGRATE -----------------------------------------------------------
+	check_eq "$t: MIGRATE without an encap" ok \
+		"$(cli /tests/bin/xfrm_migrate "$fam" out "$c" "$s" "$c" "$s" 1 2>&1)"
+	check "$t: ... keeps the state a TCP state" tcp_listed cli "0x0000${fam}d01"
+	tx0=$(ctr cli esp_tx_msgs)
+	check "$t: ... and ESP still crosses in TCP: 3 pings" \
+		cli "$ping" -c 3 -i 0.2 -W 2 "$s"
+	tx_since() { echo $(($(ctr cli esp_tx_msgs) - tx0)); }
+	check_poll "$t: ... as 3 ESP frames out of cli" 3 tx_since
+	check_eq "$t: MIGRATE with an espintcp encap" ok \
+		"$(cli /tests/bin/xfrm_migrate "$fam" out "$c" "$s" "$c" "$s" 1 espintcp "$cport" "$sport" 2>&1)"
+	check "$t: ... keeps a TCP state" tcp_listed cli "0x0000${fam}d01"
+	check_eq "$t: MIGRATE with an espinudp encap" ok \
+		"$(cli /tests/bin/xfrm_migrate "$fam" out "$c" "$s" "$c" "$s" 1 espinudp 4500 4500 2>&1)"
+	check "$t: ... makes it an ESP-in-UDP state, as upstream" \
+		not_tcp_listed cli "0x0000${fam}d01"
+	check_eq "$t: ... with that encap" "espinudp 4500 4500" \
+		"$(encap_of cli "$c" "$s" "0x${fam}d01")"
+	check_eq "$t: nothing left as UDP or ESP" 0 "$(leaked)"
+
+	peer_stop
+	xfrm_flush
+done
+topo_down
+rmmod_wait
+exit 0
