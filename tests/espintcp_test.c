@@ -1549,6 +1549,171 @@ static void test_close_busy(int family)
 	close2(c, s);
 }
 
+/* bytes @fd's TCP holds unacknowledged or, with @unsent, not yet sent */
+static int outq(int fd, bool unsent)
+{
+	int n = -1;
+
+	ioctl(fd, unsent ? SIOCOUTQNSD : SIOCOUTQ, &n);
+	return n;
+}
+
+static bool writeable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLOUT);
+}
+
+/* until the peer has acknowledged every byte TCP sent, for up to 5 s */
+static bool tcp_settled(int fd)
+{
+	int i;
+
+	for (i = 0; i < 500 && outq(fd, false) != outq(fd, true); i++)
+		usleep(10000);
+	return outq(fd, false) == outq(fd, true);
+}
+
+/* the state letter of task @pid once it is no longer running, within 5 s */
+static char task_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int i, fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	for (i = 0; i < 500; i++) {
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			return 0;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			return 0;
+		buf[n] = 0;
+		p = strrchr(buf, ')');
+		if (p && p[1] && p[2] != 'R')
+			return p[2];
+		usleep(10000);
+	}
+	return 'R';
+}
+
+/* writes @val to module parameter file @path; returns the old value or -1 */
+static long param_set(const char *path, long val)
+{
+	long old;
+	FILE *f = fopen(path, "r+");
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &old) != 1 || fseek(f, 0, SEEK_SET) ||
+	    fprintf(f, "%ld\n", val) < 0)
+		old = -1;
+	if (fclose(f))
+		old = -1;
+	return old;
+}
+
+#define NOTSENT_PARAM	"/sys/module/espintcp/parameters/esp_notsent_bytes"
+#define WS_MSG		1000
+#define WS_MAX		1000
+
+/*
+ * The slot is empty, but TCP's send queue is too full for the socket to be
+ * writeable: a poller must be woken once TCP frees space. The server reads
+ * nothing until the client's TCP has stopped on the closed window and a
+ * poller sleeps, then drains the stream.
+ *
+ * With esp_notsent_bytes 0 (no limit), ESP has no say in when TCP calls
+ * back: tx.c otherwise asks for that callback whenever enough bytes wait
+ * unsent, ESP queued or not, which would hide a poll that does not ask.
+ */
+static void test_poll_write_space(int family)
+{
+	static uint8_t want[WS_MAX * (WS_MSG + 2)], got[sizeof(want)];
+	int c, s, n = 0, status, sndbuf = 16384;
+	size_t total = 0, have = 0;
+	long notsent = -1;
+	uint8_t m[WS_MSG];
+	struct pollfd p;
+	ssize_t r;
+	pid_t pid;
+
+	if (espintcp_pair(family, ULP_CLI, &c, &s)) {
+		failed = true;
+		return;
+	}
+	MUST(setsockopt(c, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)));
+	notsent = param_set(NOTSENT_PARAM, 0);
+	if (!CHECK(notsent >= 0, "%s: %s", NOTSENT_PARAM, strerror(errno)))
+		goto out;
+	/*
+	 * Small messages while the socket is writeable: TCP takes each whole,
+	 * so it never has to wait for space itself. Not writeable, TCP may
+	 * still be sending; once it has stopped, the window is closed.
+	 */
+	for (;;) {
+		if (writeable(c)) {
+			if (!CHECK(n < WS_MAX, "still writeable after %d messages",
+				   n))
+				goto out;
+			fill_ike(m, sizeof(m), n);
+			if (!CHECK(send(c, m, sizeof(m), MSG_DONTWAIT) ==
+				   sizeof(m), "send %d: %s", n, strerror(errno)))
+				goto out;
+			total += put_frame(want + total, m, sizeof(m));
+			n++;
+			continue;
+		}
+		if (!CHECK(tcp_settled(c), "TCP still sending: %d bytes in flight",
+			   outq(c, false) - outq(c, true)))
+			goto out;
+		if (!writeable(c))
+			break;
+	}
+	/* every byte is in TCP or past it: the slot is empty */
+	if (!CHECK(outq(c, false) + inq(s) == (int)total,
+		   "%d bytes in the client's TCP + %d in the server's, want %zu",
+		   outq(c, false), inq(s), total))
+		goto out;
+	diag("%d messages sent, %d bytes of them held by the client's TCP", n,
+	     outq(c, true));
+
+	pid = fork();
+	if (pid == 0) {
+		p = (struct pollfd){ .fd = c, .events = POLLOUT };
+		_exit(poll(&p, 1, 5000) == 1 && (p.revents & POLLOUT) ? 0 : 1);
+	}
+	CHECK(task_state(pid) == 'S', "the poller did not sleep");
+	CHECK(!waitpid(pid, &status, WNOHANG),
+	      "poll returned before the server read anything");
+	/* the server reads while the poller waits, then the rest */
+	while (!waitpid(pid, &status, WNOHANG)) {
+		if (have == total || !readable(s, 50))
+			continue;
+		r = recv(s, got + have, total - have, MSG_DONTWAIT);
+		if (r > 0)
+			have += r;
+	}
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "no POLLOUT within 5 s, though the server read %zu bytes", have);
+	while (have < total && readable(s, 5000)) {
+		r = recv(s, got + have, total - have, 0);
+		if (r <= 0)
+			break;
+		have += r;
+	}
+	CHECK(have == total && !memcmp(got, want, total),
+	      "server read %zu bytes, want the %zu bytes sent", have, total);
+	nothing_queued(s);
+out:
+	if (notsent >= 0)
+		param_set(NOTSENT_PARAM, notsent);
+	close2(c, s);
+}
+
 /* rmmod is refused while a socket holds the ULP, and works once it is gone */
 static void test_unload_busy(int family)
 {
@@ -1607,6 +1772,7 @@ static const struct test tests[] = {
 	{ "send: blocking, slow reader, nothing dropped", test_send_blocking },
 	{ "send and recv from four tasks at once",	test_duplex },
 	{ "close with queues full",			test_close_busy },
+	{ "poll: POLLOUT arrives once TCP can send again", test_poll_write_space },
 	{ "rmmod refused while in use",			test_unload_busy },
 };
 
