@@ -1714,6 +1714,80 @@ out:
 	close2(c, s);
 }
 
+#define EOF_MSGS	10
+#define EOF_ROUNDS	20
+
+/*
+ * A plain peer sends the prefix, some messages and its FIN, all before the
+ * server takes the ULP: recv() gives every message, in order, and only
+ * then 0. @paused: the server's receive buffer is cut to its minimum first,
+ * so that the parser stops after a message or two and goes on only as they
+ * are read.
+ */
+static void recv_before_eof(int family, bool paused)
+{
+	static uint8_t buf[6 + EOF_MSGS * 302];
+	struct ctr pauses = ctr(SRV, "rx_paused");
+	int c, s, i, round, zero = 0;
+	uint8_t m[300], got[512];
+	struct pollfd p;
+	ssize_t r;
+	size_t n;
+
+	for (round = 0; round < EOF_ROUNDS && !failed; round++) {
+		if (tcp_pair(family, &c, &s)) {
+			failed = true;
+			return;
+		}
+		memcpy(buf, "IKETCP", 6);
+		n = 6;
+		for (i = 0; i < EOF_MSGS; i++) {
+			fill_ike(m, sizeof(m), round * EOF_MSGS + i);
+			n += put_frame(buf + n, m, sizeof(m));
+		}
+		CHECK(send(c, buf, n, 0) == (ssize_t)n, "send: %s",
+		      strerror(errno));
+		MUST(shutdown(c, SHUT_WR));
+		/* the FIN comes after every byte */
+		p = (struct pollfd){ .fd = s, .events = POLLRDHUP };
+		CHECK(poll(&p, 1, 5000) == 1 && (p.revents & POLLRDHUP),
+		      "round %d: no FIN: revents %#x", round, p.revents);
+		CHECK(recv(s, got, 6, MSG_WAITALL) == 6 &&
+		      !memcmp(got, "IKETCP", 6), "round %d: prefix", round);
+		if (paused)
+			MUST(setsockopt(s, SOL_SOCKET, SO_RCVBUF, &zero,
+					sizeof(zero)));
+		MUST(ike_sock_ulp(s));
+		for (i = 0; i < EOF_MSGS; i++) {
+			fill_ike(m, sizeof(m), round * EOF_MSGS + i);
+			r = recv_msg(s, got, sizeof(got), 0);
+			if (!CHECK(r == sizeof(m) && !memcmp(got, m, sizeof(m)),
+				   "round %d: message %d: recv = %zd (%s), want its %zu bytes; %d bytes left in TCP",
+				   round, i, r, r < 0 ? strerror(errno) : "-",
+				   sizeof(m), inq(s)))
+				break;
+		}
+		if (i == EOF_MSGS)
+			CHECK(recv_msg(s, got, sizeof(got), 0) == 0,
+			      "round %d: no EOF after the last message", round);
+		close2(c, s);
+	}
+	if (paused)
+		CHECK(delta(&pauses) >= round,
+		      "the parser paused %ld times in %d rounds", delta(&pauses),
+		      round);
+}
+
+static void test_recv_before_eof(int family)
+{
+	recv_before_eof(family, false);
+}
+
+static void test_recv_before_eof_paused(int family)
+{
+	recv_before_eof(family, true);
+}
+
 /* rmmod is refused while a socket holds the ULP, and works once it is gone */
 static void test_unload_busy(int family)
 {
@@ -1773,6 +1847,8 @@ static const struct test tests[] = {
 	{ "send and recv from four tasks at once",	test_duplex },
 	{ "close with queues full",			test_close_busy },
 	{ "poll: POLLOUT arrives once TCP can send again", test_poll_write_space },
+	{ "recv: every message before EOF",		test_recv_before_eof },
+	{ "recv: every message before EOF, parser paused", test_recv_before_eof_paused },
 	{ "rmmod refused while in use",			test_unload_busy },
 };
 
