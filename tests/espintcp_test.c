@@ -1788,6 +1788,86 @@ static void test_recv_before_eof_paused(int family)
 	recv_before_eof(family, true);
 }
 
+/*
+ * connect(AF_UNSPEC) would drop the connection with a message half-way
+ * into TCP, whose rest would then start the stream of the socket's next
+ * connection. It is refused, as on a kTLS socket, and the connection goes
+ * on: the peer reads every message whole, then one sent afterwards.
+ */
+static void test_disconnect(int family)
+{
+	static uint8_t m[60000], buf[MAX_MSG];
+	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+	struct sockaddr_storage ss;
+	int c, s, l, s2, i, r, err, sent = 0;
+	uint8_t small[302], hdr[2];
+	socklen_t len;
+	ssize_t n;
+
+	if (espintcp_pair(family, ULP_CLI, &c, &s)) {
+		failed = true;
+		return;
+	}
+	/* until TCP is full: the last message accepted is in it only in part */
+	for (i = 0; i < 1000; i++) {
+		fill_ike(m, sizeof(m), i);
+		if (send(c, m, sizeof(m), MSG_DONTWAIT) < 0)
+			break;
+		sent++;
+	}
+	if (!CHECK(i < 1000 && errno == EAGAIN, "no EAGAIN after %d sends (%s)",
+		   i, strerror(errno)))
+		goto out;
+	fill_ike(small, sizeof(small), 99);
+
+	errno = 0;
+	r = connect(c, &unspec, sizeof(unspec));
+	err = errno;
+	if (!CHECK(r == -1 && err == EOPNOTSUPP,
+		   "connect(AF_UNSPEC) = %d, errno %d (%s), want -1 EOPNOTSUPP",
+		   r, err, strerror(err))) {
+		if (r)
+			goto out;
+		/* it disconnected: where does the next connection's stream start? */
+		enter(SRV);
+		l = socket(family, SOCK_STREAM, 0);
+		MUST(bind(l, (struct sockaddr *)&ss, mkaddr(family, SRV, 0, &ss)));
+		MUST(listen(l, 1));
+		len = sizeof(ss);
+		getsockname(l, (struct sockaddr *)&ss, &len);
+		if (MUST(connect(c, (struct sockaddr *)&ss, len)) == 0) {
+			s2 = MUST(accept(l, NULL, NULL));
+			send(c, small, sizeof(small), MSG_DONTWAIT);
+			n = readable(s2, 5000) ? recv(s2, hdr, 2, MSG_WAITALL) : -1;
+			CHECK(n == 2 && (hdr[0] << 8 | hdr[1]) == sizeof(small) + 2,
+			      "the next connection's first length field: %d, want %zu",
+			      n == 2 ? hdr[0] << 8 | hdr[1] : -1,
+			      sizeof(small) + 2);
+			close(s2);
+		}
+		close(l);
+		goto out;
+	}
+
+	for (i = 0; i < sent; i++) {
+		fill_ike(m, sizeof(m), i);
+		n = read_frame(s, buf);
+		if (!CHECK(n == sizeof(m) && !memcmp(buf, m, sizeof(m)),
+			   "message %d of %d: %zd bytes or content differs", i,
+			   sent, n))
+			goto out;
+	}
+	CHECK(send(c, small, sizeof(small), 0) == sizeof(small),
+	      "send after connect(AF_UNSPEC): %s", strerror(errno));
+	n = read_frame(s, buf);
+	CHECK(n == sizeof(small) && !memcmp(buf, small, sizeof(small)),
+	      "message after connect(AF_UNSPEC): %zd bytes or content differs",
+	      n);
+	nothing_queued(s);
+out:
+	close2(c, s);
+}
+
 /* rmmod is refused while a socket holds the ULP, and works once it is gone */
 static void test_unload_busy(int family)
 {
@@ -1849,6 +1929,7 @@ static const struct test tests[] = {
 	{ "poll: POLLOUT arrives once TCP can send again", test_poll_write_space },
 	{ "recv: every message before EOF",		test_recv_before_eof },
 	{ "recv: every message before EOF, parser paused", test_recv_before_eof_paused },
+	{ "disconnect: connect(AF_UNSPEC) refused",	test_disconnect },
 	{ "rmmod refused while in use",			test_unload_busy },
 };
 
