@@ -1868,6 +1868,100 @@ out:
 	close2(c, s);
 }
 
+static volatile sig_atomic_t sigpipes;
+
+static void count_sigpipe(int sig)
+{
+	(void)sig;
+	sigpipes++;
+}
+
+/* drop filter 20 on cli's egress: TCP to srv's @port; !@on removes it */
+static bool tcp_drop(int family, int port, bool on)
+{
+	const char *ip = family == AF_INET ? "ip" : "ip6";
+	char cmd[256];
+
+	if (on)
+		snprintf(cmd, sizeof(cmd),
+			 "tc -n cli filter add dev veth0 egress protocol %s pref 20 u32 "
+			 "match %s protocol 6 0xff match %s dport %d 0xffff action drop",
+			 family == AF_INET ? "ip" : "ipv6", ip, ip, port);
+	else
+		snprintf(cmd, sizeof(cmd),
+			 "tc -n cli filter del dev veth0 egress pref 20");
+	return CHECK(!system(cmd), "%s", cmd);
+}
+
+/*
+ * The ULP on a socket whose SYN went unanswered: like TCP, a non-blocking
+ * send waits for the connection (EAGAIN), not EPIPE with a SIGPIPE, and
+ * poll reports nothing. Once connected, POLLOUT, and the message goes out.
+ */
+static void test_connecting(int family)
+{
+	struct sigaction sa = { .sa_handler = count_sigpipe }, old;
+	struct timeval tmo = { .tv_sec = 5 };
+	struct sockaddr_storage ss;
+	uint8_t m[100], buf[128];
+	int c, s, l, port;
+	struct pollfd p;
+	socklen_t len;
+	ssize_t n;
+
+	enter(SRV);
+	l = socket(family, SOCK_STREAM, 0);
+	MUST(bind(l, (struct sockaddr *)&ss, mkaddr(family, SRV, 0, &ss)));
+	MUST(listen(l, 1));
+	len = sizeof(ss);
+	getsockname(l, (struct sockaddr *)&ss, &len);
+	port = port_of(l, false);
+	if (!tcp_drop(family, port, true)) {
+		close(l);
+		return;
+	}
+	enter(CLI);
+	c = socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	EXPECT_ERRNO(connect(c, (struct sockaddr *)&ss, len), EINPROGRESS);
+	if (!CHECK(!ike_sock_ulp(c), "TCP_ULP while connecting: %s",
+		   strerror(errno))) {
+		tcp_drop(family, port, false);
+		goto out;
+	}
+
+	sigpipes = 0;
+	sigaction(SIGPIPE, &sa, &old);
+	p = (struct pollfd){ .fd = c, .events = POLLIN | POLLOUT };
+	CHECK(poll(&p, 1, 0) == 0, "connecting: revents %#x, want none",
+	      p.revents);
+	fill_ike(m, sizeof(m), 4);
+	EXPECT_ERRNO(send(c, m, sizeof(m), 0), EAGAIN);
+	EXPECT_ERRNO(send(c, m, sizeof(m), MSG_DONTWAIT), EAGAIN);
+	CHECK(sigpipes == 0, "%d SIGPIPE while connecting", (int)sigpipes);
+	sigaction(SIGPIPE, &old, NULL);
+
+	/* the SYN sent again a second after the first gets through */
+	if (!tcp_drop(family, port, false))
+		goto out;
+	p = (struct pollfd){ .fd = c, .events = POLLOUT };
+	CHECK(poll(&p, 1, 5000) == 1 && p.revents == POLLOUT,
+	      "connected: revents %#x, want POLLOUT", p.revents);
+	/* the server has the connection only once the client has it too */
+	MUST(setsockopt(l, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo)));
+	s = accept(l, NULL, NULL);
+	if (!CHECK(s >= 0, "accept: %s", strerror(errno)))
+		goto out;
+	CHECK(send(c, m, sizeof(m), 0) == sizeof(m), "send once connected: %s",
+	      strerror(errno));
+	n = read_frame(s, buf);
+	CHECK(n == sizeof(m) && !memcmp(buf, m, sizeof(m)),
+	      "the peer read %zd bytes or other bytes than the message", n);
+	nothing_queued(s);
+	close(s);
+out:
+	close2(c, l);
+}
+
 /* rmmod is refused while a socket holds the ULP, and works once it is gone */
 static void test_unload_busy(int family)
 {
@@ -1930,6 +2024,7 @@ static const struct test tests[] = {
 	{ "recv: every message before EOF",		test_recv_before_eof },
 	{ "recv: every message before EOF, parser paused", test_recv_before_eof_paused },
 	{ "disconnect: connect(AF_UNSPEC) refused",	test_disconnect },
+	{ "send and poll on a socket still connecting",	test_connecting },
 	{ "rmmod refused while in use",			test_unload_busy },
 };
 
