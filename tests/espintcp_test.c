@@ -1962,6 +1962,44 @@ out:
 	close2(c, l);
 }
 
+/*
+ * recv() flags a TCP socket answers with an error must not take the IKE
+ * message: MSG_OOB without urgent data is EINVAL, MSG_ERRQUEUE with an
+ * empty error queue EAGAIN. A message is queued for each.
+ */
+static void test_recv_flags(int family)
+{
+	static const int flags[] = {
+		MSG_OOB, MSG_ERRQUEUE, MSG_OOB | MSG_PEEK
+	};
+	static const int errs[] = { EINVAL, EAGAIN, EINVAL };
+	struct timeval tmo = { .tv_sec = 5 };
+	uint8_t m[100], buf[128];
+	unsigned int i;
+	int c, s;
+
+	if (espintcp_pair(family, ULP_CLI | ULP_SRV, &c, &s)) {
+		failed = true;
+		return;
+	}
+	/* a recv() that waited for a message would not wait forever */
+	MUST(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo)));
+	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		fill_ike(m, sizeof(m), i);
+		MUST(send(c, m, sizeof(m), 0));
+		CHECK(readable(s, 5000), "message %u never became readable", i);
+		errno = 0;
+		CHECK(recv(s, buf, sizeof(buf), flags[i]) == -1 &&
+		      errno == errs[i],
+		      "recv(%#x) with a message queued: errno %d (%s), want %d (%s)",
+		      flags[i], errno, strerror(errno), errs[i],
+		      strerror(errs[i]));
+		expect_msg(s, m, sizeof(m));
+	}
+	nothing_queued(s);
+	close2(c, s);
+}
+
 /* rmmod is refused while a socket holds the ULP, and works once it is gone */
 static void test_unload_busy(int family)
 {
@@ -2025,6 +2063,8 @@ static const struct test tests[] = {
 	{ "recv: every message before EOF, parser paused", test_recv_before_eof_paused },
 	{ "disconnect: connect(AF_UNSPEC) refused",	test_disconnect },
 	{ "send and poll on a socket still connecting",	test_connecting },
+	{ "recv: MSG_OOB and MSG_ERRQUEUE do not consume IKE messages",
+	  test_recv_flags },
 	{ "rmmod refused while in use",			test_unload_busy },
 };
 
