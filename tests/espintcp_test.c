@@ -1772,7 +1772,8 @@ static void recv_before_eof(int family, bool paused)
 			      "round %d: no EOF after the last message", round);
 		close2(c, s);
 	}
-	if (paused)
+	/* the case was reached: once per round at least */
+	if (paused && !failed)
 		CHECK(delta(&pauses) >= round,
 		      "the parser paused %ld times in %d rounds", delta(&pauses),
 		      round);
