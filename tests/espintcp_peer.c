@@ -17,6 +17,10 @@
  *	the server checks every byte; print "stress COUNT exact" or what
  *	differed; then hold the connection until stdin closes.
  *
+ * While it holds the connection, a line "rst" on stdin closes the server
+ * end with SO_LINGER {1, 0}: the client end gets a RST, and its fd stays
+ * open until stdin closes; "rst done" is printed.
+ *
  * Environment: PEER_CLI_NS, PEER_SRV_NS (netns names, default cli, srv),
  * PEER_CADDR, PEER_SADDR (client and server addresses, default the
  * tests/netns.sh ones). After "ready" comes "accepted ADDR PORT": the
@@ -185,6 +189,35 @@ static void stress(int c, int s, int count)
 		printf("stress: the sender failed\n");
 }
 
+/* until stdin closes; a line "rst" resets the connection from server @s */
+static void hold(int s)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	char line[16];
+	size_t n = 0;
+	char ch;
+
+	while (read(0, &ch, 1) == 1) {
+		if (ch != '\n') {
+			if (n < sizeof(line) - 1)
+				line[n++] = ch;
+			continue;
+		}
+		line[n] = 0;
+		n = 0;
+		if (strcmp(line, "rst") || s < 0)
+			continue;
+		if (setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)))
+			die("SO_LINGER");
+		close(s);
+		s = -1;
+		printf("rst done\n");
+		fflush(stdout);
+	}
+	if (s >= 0)
+		close(s);
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_storage ss, peer;
@@ -254,9 +287,7 @@ int main(int argc, char **argv)
 		stress(c, s, atoi(argv[5]));
 		fflush(stdout);
 	}
-	while (read(0, pfx, sizeof(pfx)) > 0)
-		;
+	hold(s);
 	close(c);
-	close(s);
 	return 0;
 }
