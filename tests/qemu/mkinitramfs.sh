@@ -33,6 +33,7 @@ tools="dash bash ip tc ss nft iperf3 kmod tcpdump"
 [ -f "$ko" ] || { echo "no $ko" >&2; exit 1; }
 
 dir=$(mktemp -d)
+chmod 755 "$dir"	# the guest's /: unprivileged users need to get in
 trap 'rm -rf "$dir"' EXIT
 
 mkdir -p "$dir"/{bin,dev,proc,sys,tmp,run,root,etc,lib64,tests/bin,tests/guest}

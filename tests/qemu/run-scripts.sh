@@ -17,6 +17,7 @@ build_kmod "$k" || die "building the test modules for $k failed"
 initrd=$(initramfs "$k")
 dir=$BUILD/qemu/$k
 tmp=$(mktemp -d)
+chmod 755 "$tmp"	# it becomes the guest's /
 trap 'rm -rf "$tmp"' EXIT
 (cd "$tmp" && zcat "$initrd" | cpio -id --quiet 2>/dev/null)
 rm -f "$tmp"/tests/guest/*
