@@ -225,8 +225,11 @@ for fam in 4 6; do
 	q0=$(ctr cli tx_drop_queue_full)
 	rm -f /tmp/outq /tmp/blast.in
 	mkfifo /tmp/blast.in
-	cli $bin/udp_blast "$fam" "$s" 7000 200 1000 0 /tmp/outq \
-		< /tmp/blast.in > /tmp/blast.out 2>&1 3>&- &
+	# not a function call: the shell would keep fd 3, the peer's stdin
+	(
+		exec 3>&-
+		exec ip netns exec cli $bin/udp_blast "$fam" "$s" 7000 200 1000 0 /tmp/outq
+	) < /tmp/blast.in > /tmp/blast.out 2>&1 &
 	exec 4> /tmp/blast.in
 	check "$t: 200 datagrams sent" poll_until grep -qx "sent 200" /tmp/blast.out
 	check "$t: the module's queue filled (tx_drop_queue_full grew)" \
@@ -240,6 +243,7 @@ for fam in 4 6; do
 	check_poll "$t: the queued ESP is freed, the IKE fd still open" 0 outq
 	check "$t: (the peer still holds the fd)" pidof espintcp_peer
 	exec 3>&-
+	check "$t: (control) the peer exited" poll_until sh -c '! pidof espintcp_peer'
 	check_poll "$t: (control) everything freed once the fd is closed" 0 outq
 	exec 4>&-
 	wait
