@@ -187,11 +187,18 @@ devtest() {
 	check "$t: rmmod" rmmod_wait
 }
 
-for fam in 4 6; do
-	for how in $hows; do
-		devtest vti "$fam" "$how"
+if [ "${DIVERT_ASYNC:-0}" = 1 ]; then
+	# Debian's 6.1 underflows a VTI device's refcount with pcrypt even
+	# for plain ESP, without this module loaded: deleting the device
+	# then hangs ("waiting for vti0 to become free. Usage count = -2")
+	skip "VTI with marked states" "VTI under pcrypt breaks the kernel itself (vti0's refcount goes negative with plain ESP)"
+else
+	for fam in 4 6; do
+		for how in $hows; do
+			devtest vti "$fam" "$how"
+		done
 	done
-done
+fi
 if modprobe xfrm_interface 2>/dev/null; then
 	for fam in 4 6; do
 		for how in $hows; do
