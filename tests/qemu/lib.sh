@@ -9,13 +9,13 @@
 #
 # Environment knobs:
 #   QEMU_ACCEL=kvm|tcg   skip the KVM probe
-#   QEMU_TIMEOUT=600     seconds one boot may take, tests included
+#   QEMU_TIMEOUT=1800    seconds one boot may take, tests included
 #   BUILD=dir            where the module and test binaries are (default build/)
 #   NO_BUILD=1           do not run make; use what is already in $BUILD
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${BUILD:-$root/build}
-QEMU_TIMEOUT=${QEMU_TIMEOUT:-600}
+QEMU_TIMEOUT=${QEMU_TIMEOUT:-1800}
 MAKE=${MAKE:-make}
 
 say() { printf '%s\n' "$*" >&2; }
