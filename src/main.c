@@ -28,7 +28,7 @@ static void espintcp_wait_callers(void)
 {
 	synchronize_rcu();
 	while (module_refcount(THIS_MODULE) > 1)
-		msleep(1);
+		msleep(20);
 }
 
 static int __init espintcp_init(void)

@@ -55,6 +55,7 @@ static __poll_t espintcp_poll(struct file *file, struct socket *sock,
 			/* have TCP call write_space, and wake us, once it can */
 			sk_set_bit(SOCKWQ_ASYNC_NOSPACE, sk);
 			set_bit(SOCK_NOSPACE, &sk->sk_socket->flags);
+			/* as sk_stream_poll(): set, then look again */
 			smp_mb__after_atomic();
 			if (sk_stream_is_writeable(sk))
 				mask |= EPOLLOUT | EPOLLWRNORM;

@@ -114,9 +114,11 @@ static int espintcp_wants_tcp(struct xfrm_state *x,
 			ret = true;
 	} else if (tcp != espintcp_is_tcp_state(live)) {
 		if (tcp)
-			NL_SET_ERR_MSG(extack, "espintcp: the SA is not a TCP (espintcp) SA; its encapsulation cannot change");
+			NL_SET_ERR_MSG(extack,
+				       "espintcp: the SA is not a TCP (espintcp) SA; its encapsulation cannot change");
 		else
-			NL_SET_ERR_MSG(extack, "espintcp: the SA is a TCP (espintcp) SA; its encapsulation cannot change");
+			NL_SET_ERR_MSG(extack,
+				       "espintcp: the SA is a TCP (espintcp) SA; its encapsulation cannot change");
 		ret = -EINVAL;
 	}
 out:

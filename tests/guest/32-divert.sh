@@ -39,7 +39,7 @@ xfrm_stat_delta() {
 # DIVERT_ASYNC=1 (33-async.sh, under pcrypt): only what crypto takes part
 # in, the TCP states' ESP, and not the plain ESP controls
 if [ "${DIVERT_ASYNC:-0}" = 1 ]; then
-	fams1= hows=tcp
+	fams1='' hows=tcp
 else
 	fams1="4 6" hows="plain tcp"
 fi
