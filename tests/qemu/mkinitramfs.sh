@@ -9,11 +9,18 @@
 # /lib/modules/KVER (the one dkms installed), at the same place. What the
 # guest must find loaded is in /tests/module.expect. The test modules in
 # KMOD_DIR go to /tests/kmod.
+#
+# MODROOT=DIR takes the modules from DIR/lib/modules/KVER instead (a kernel
+# that is not installed: make modules_install INSTALL_MOD_PATH=DIR, as for
+# scripts/debug-kernel.sh); in the guest they are at /lib/modules/KVER all
+# the same. Modules the kernel has built in (modules.builtin) are skipped.
 set -eu
 
 kver=$1 ko=$2 bins=$3 out=$4 kmods=${5:-}
 top=$(cd "$(dirname "$0")/../.." && pwd)
+# where the modules are in the guest, and where they come from
 mods=/lib/modules/$kver
+src=${MODROOT:-}$mods
 
 # Modules named by the tests, then whole directories so that whatever the
 # kernel request_module()s at run time (crypto templates, nft expressions,
@@ -29,7 +36,7 @@ wanted_dirs="crypto arch/x86/crypto lib/crypto net/xfrm net/key net/ipv4
 	net/ipv6 net/netfilter net/sched"
 tools="dash bash ip tc ss nft iperf3 kmod tcpdump"
 
-[ -f "$mods/modules.dep" ] || { echo "no $mods/modules.dep" >&2; exit 1; }
+[ -f "$src/modules.dep" ] || { echo "no $src/modules.dep" >&2; exit 1; }
 [ -f "$ko" ] || { echo "no $ko" >&2; exit 1; }
 
 dir=$(mktemp -d)
@@ -81,31 +88,31 @@ if [ -x /sbin/ldconfig ]; then /sbin/ldconfig -r "$dir" 2>/dev/null || true; fi
 # Module paths (relative to $mods) and their dependencies.
 {
 	for m in $wanted; do
-		dep=$(modprobe --show-depends -S "$kver" "$m" 2>/dev/null) || {
+		dep=$(modprobe ${MODROOT:+-d "$MODROOT"} --show-depends -S "$kver" "$m" 2>/dev/null) || {
 			echo "mkinitramfs: $kver has no module $m" >&2
 			continue
 		}
 		printf '%s\n' "$dep" | awk '$1 == "insmod" { print $2 }' |
-			sed "s|^$mods/||"
+			sed "s|^$src/||"
 	done
 	for d in $wanted_dirs; do
-		[ -d "$mods/kernel/$d" ] || continue
-		(cd "$mods" && find "kernel/$d" -name '*.ko*')
+		[ -d "$src/kernel/$d" ] || continue
+		(cd "$src" && find "kernel/$d" -name '*.ko*')
 	done
 } | sort -u > "$dir/mods.list"
 awk -F': *' 'NR == FNR { want[$1] = 1; next }
 	($1 in want) { print $1; n = split($2, d, " "); for (i = 1; i <= n; i++) print d[i] }' \
-	"$dir/mods.list" "$mods/modules.dep" | sort -u |
+	"$dir/mods.list" "$src/modules.dep" | sort -u |
 while read -r m; do
 	mkdir -p "$dir$mods/$(dirname "$m")"
-	cp "$mods/$m" "$dir$mods/$m"
+	cp "$src/$m" "$dir$mods/$m"
 done
 rm "$dir/mods.list"
 for f in modules.order modules.builtin modules.builtin.modinfo; do
-	[ -f "$mods/$f" ] && cp "$mods/$f" "$dir$mods/"
+	[ -f "$src/$f" ] && cp "$src/$f" "$dir$mods/"
 done
 case $ko in
-"$mods"/*) rel=${ko#"$mods"/} ;;
+"$src"/*) rel=${ko#"$src"/} ;;
 *) rel=extra/espintcp.ko ;;
 esac
 mkdir -p "$(dirname "$dir$mods/$rel")"
