@@ -84,9 +84,9 @@ guest_run() {
 		echo "#   last 50 lines of $log:"
 		diag_tail "$log" 50
 	fi
-	if grep -aqE "$bad_console_line" "$log"; then
+	if console_trouble "$log" > /dev/null; then
 		result "not ok" "$label" "kernel console free of panic/WARN/BUG"
-		grep -aE -B2 -A10 "$bad_console_line" "$log" | head -n 60 | tr -d '\r' | sed 's/^/#   /'
+		console_trouble "$log" | head -n 60 | tr -d '\r' | sed 's/^/#   /'
 	else
 		result ok "$label" "kernel console free of panic/WARN/BUG"
 	fi
@@ -94,6 +94,8 @@ guest_run() {
 		"$(grep -m1 '^# boot: ' "$results" | sed 's/^# boot: //')"
 }
 
+# sourced (tests/qemu/check-debug.sh): the functions only
+(return 0 2>/dev/null) && return 0
 setup
 echo "# kernels: $(matrix | tr '\n' ' ')"
 mkdir -p "$BUILD"

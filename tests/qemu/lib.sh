@@ -12,6 +12,9 @@
 #   QEMU_TIMEOUT=1800    seconds one boot may take, tests included
 #   BUILD=dir            where the module and test binaries are (default build/)
 #   NO_BUILD=1           do not run make; use what is already in $BUILD
+#   KERNEL_IMAGE=path    boot this kernel instead of /boot/vmlinuz-KVER (a
+#                        kernel that is not installed: make check-debug)
+#   QEMU_MEM=1024        the guest's memory, MiB
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${BUILD:-$root/build}
@@ -66,7 +69,7 @@ probe_kvm() { # KVER
 	log=$(mktemp)
 	qemu_lock timeout 10 qemu-system-x86_64 -accel kvm -cpu host -m 256 -nodefaults \
 		-display none -no-reboot -serial "file:$log" \
-		-kernel "/boot/vmlinuz-$1" -append "console=ttyS0 panic=-1" \
+		-kernel "${KERNEL_IMAGE:-/boot/vmlinuz-$1}" -append "console=ttyS0 panic=-1" \
 		>/dev/null 2>&1 || rc=$?
 	grep -q 'Kernel panic' "$log" && [ "$rc" = 0 ] || rc=1
 	rm -f "$log"
@@ -100,10 +103,10 @@ boot() { # KVER INITRD MODE CONSOLE_LOG
 	accel=$(accel_args "$1")
 	# shellcheck disable=SC2086
 	qemu_lock timeout --foreground -k 10 "$QEMU_TIMEOUT" \
-		qemu-system-x86_64 $accel -m 1024 -smp 2 \
+		qemu-system-x86_64 $accel -m "${QEMU_MEM:-1024}" -smp 2 \
 		-nodefaults -nographic -no-reboot \
 		-serial "file:$4" -serial stdio \
-		-kernel "/boot/vmlinuz-$1" -initrd "$2" \
+		-kernel "${KERNEL_IMAGE:-/boot/vmlinuz-$1}" -initrd "$2" \
 		-append "console=ttyS0 panic=-1 panic_on_warn=1 oops=panic softlockup_panic=1 harness=$3 ${BOOT_ARGS:-}" \
 		</dev/null | tr -d '\r'
 }
@@ -111,3 +114,12 @@ boot() { # KVER INITRD MODE CONSOLE_LOG
 # Kernel console lines that mean trouble. Only kernel messages (they carry
 # a timestamp) count: the guest init echoes test output to the console too.
 bad_console_line='^\[ *[0-9]+\.[0-9]+\] .*(Kernel panic|WARNING:|BUG:|Oops|general protection|Call Trace|UBSAN|KASAN|refcount_t|possible circular|lockdep|leak)'
+# Lines that match it but are not trouble: kmemleak's own notes (its
+# findings are judged by tests/guest/99-kmemleak.sh).
+benign_console_line='kmemleak: (Kernel memory leak detector initialized|[0-9]+ new suspected memory leaks)'
+
+# The kernel console's trouble, with some context; fails if there is none.
+console_trouble() { # CONSOLE_LOG
+	grep -aE "$bad_console_line" "$1" | grep -aqvE "$benign_console_line" || return 1
+	grep -aE -B2 -A10 "$bad_console_line" "$1" | grep -avE "$benign_console_line"
+}
