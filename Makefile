@@ -4,6 +4,7 @@
 # make tests                               build the guest test programs
 # make test-kmod [KVER=...]                build the guest's test-only modules
 # make check                               the test suite, every kernel, in QEMU
+# make check-debug                         the guest suite on a KASAN/lockdep/kmemleak kernel
 # make run                                 the demo: 6.1 in QEMU, IKE over TCP
 # make bench                               IKE latency under ESP load, 6.1
 # make interop                             against upstream espintcp (also in check)
@@ -55,6 +56,11 @@ build/tests/%: tests/%.c $(wildcard tests/*.h)
 
 check:
 	tests/qemu/check.sh
+
+# scripts/debug-kernel.sh builds the kernel on the first run (cached)
+check-debug:
+	tests/qemu/check-debug.sh
+.PHONY: check-debug
 
 run:
 	tests/qemu/run.sh
