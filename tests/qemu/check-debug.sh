@@ -46,7 +46,7 @@ echo "# [$label] kernel $k: $image (this run: $(($(date +%s) - t1))s; built in $
 dir=$BUILD/qemu/$k
 mkdir -p "$dir"
 
-if ! make -C "$root" KVER="$k" KDIR="$kdir/build" > "$dir/build.log" 2>&1; then
+if ! nice -n 19 make -C "$root" KVER="$k" KDIR="$kdir/build" > "$dir/build.log" 2>&1; then
 	result "not ok" "$label" "build espintcp.ko against $kdir/build"
 	diag_tail "$dir/build.log" 30
 	echo "1..$n"
@@ -54,7 +54,7 @@ if ! make -C "$root" KVER="$k" KDIR="$kdir/build" > "$dir/build.log" 2>&1; then
 	exit 1
 fi
 result ok "$label" "build espintcp.ko against the debug kernel"
-if ! make -C "$root" test-kmod KVER="$k" KDIR="$kdir/build" > "$dir/kmod.log" 2>&1; then
+if ! nice -n 19 make -C "$root" test-kmod KVER="$k" KDIR="$kdir/build" > "$dir/kmod.log" 2>&1; then
 	result "not ok" "$label" "build the test modules (tests/kmod)"
 	diag_tail "$dir/kmod.log" 30
 fi
