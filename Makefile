@@ -60,7 +60,6 @@ check:
 # scripts/debug-kernel.sh builds the kernel on the first run (cached)
 check-debug:
 	tests/qemu/check-debug.sh
-.PHONY: check-debug
 
 run:
 	tests/qemu/run.sh
@@ -110,4 +109,4 @@ dkms-remove:
 clean:
 	rm -rf build
 
-.PHONY: all module test-kmod tests check run bench interop fuzz lint deb dkms-install dkms-remove clean
+.PHONY: all module test-kmod tests check check-debug run bench interop fuzz lint deb dkms-install dkms-remove clean
