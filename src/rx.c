@@ -136,8 +136,9 @@ int espintcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 		 * after the last whole message they make.
 		 */
 		espintcp_strp_flush(esk);
+		/* the parser may have met a bad length there: say so first */
 		if (skb_queue_empty_lockless(&esk->ike_queue))
-			return 0;
+			return sock_error(sk);
 	}
 
 	copied = min_t(size_t, len, skb->len);

@@ -9,8 +9,10 @@ set -eu
 . /tests/netns.sh
 . /tests/esp.sh
 
+# make check uses one seed, so that its rounds are the same every run;
+# make fuzz picks a new one each time unless given SEED
 seed=$(sed -n 's/.* fuzz_seed=\([0-9a-fx]*\).*/\1/p' /proc/cmdline)
-[ -n "$seed" ] || seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+seed=${seed:-0x8229}
 secs=$(sed -n 's/.* fuzz_seconds=\([0-9]*\).*/\1/p' /proc/cmdline)
 secs=${secs:-40}
 
