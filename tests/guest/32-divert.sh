@@ -211,10 +211,13 @@ else
 fi
 
 # --- 5. ESP queued on a connection that dies ---------------------------------
-# cli's TCP egress is dropped, so the connection stalls and ESP from an inner
-# UDP socket queues in the module (esp_queue_bytes); then srv resets the
+# srv drops what cli's TCP sends, so the connection stalls and ESP from an
+# inner UDP socket queues in the module (esp_queue_bytes); then srv resets the
 # connection while cli's fd stays open. The queued ESP still holds the inner
-# socket's write memory (SIOCOUTQ) until it is freed.
+# socket's write memory (SIOCOUTQ) until it is freed. The drop is at srv's
+# ingress, not cli's egress: a local drop makes cli's TCP probe every 0.5 s
+# and give up after tcp_retries2 probes, about 8 s, which a slow guest
+# (pcrypt under TCG) can take before the write memory is looked at.
 outq() { cat /tmp/outq 2>/dev/null; }
 outq_pos() { [ "$(outq)" -gt 0 ] 2>/dev/null; }
 outer_gone() { [ -z "$(cli ss -Htn state established "dport = :$sport")" ]; }
@@ -232,10 +235,10 @@ for fam in 4 6; do
 	sa_pair transport "$fam" "$c" "$s" 0xe01 0xe02 "$cport" "$sport"
 	policy_pair transport "$c" "$s" "$c" "$s" proto udp dport 7000
 	if [ "$fam" = 4 ]; then
-		tc -n cli filter add dev veth0 egress protocol ip pref 30 \
+		tc -n srv filter add dev veth0 ingress protocol ip pref 30 \
 			u32 match ip protocol 6 0xff action drop
 	else
-		tc -n cli filter add dev veth0 egress protocol ipv6 pref 30 \
+		tc -n srv filter add dev veth0 ingress protocol ipv6 pref 30 \
 			u32 match ip6 protocol 6 0xff action drop
 	fi
 	q0=$(ctr cli tx_drop_queue_full)
