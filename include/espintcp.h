@@ -31,6 +31,9 @@ struct espintcp_sock {
 
 	struct sk_buff_head ike_queue;	/* whole IKE messages for recvmsg */
 	atomic_t ike_mem;		/* their truesize */
+	/* the newest segment's mark and DSCP, for ESP input (xfrm.c) */
+	u32 rx_mark;
+	u8 rx_dscp;
 
 	/*
 	 * ESP frames from xfrm waiting for the slot, at most
@@ -118,7 +121,9 @@ void espintcp_xfrm_start(void);
 void espintcp_xfrm_exit(void);
 bool espintcp_is_tcp_state(const struct xfrm_state *x);
 int espintcp_states_show(struct seq_file *seq, void *v);
-void espintcp_esp_rcv(struct sock *sk, struct sk_buff *skb);
+void espintcp_esp_rcv(struct espintcp_sock *esk, struct sk_buff *skb);
+bool espintcp_esp_note_segment(struct espintcp_sock *esk,
+			       const struct sk_buff *skb);
 
 /* output.c: ESP from xfrm diverted into the TCP connection */
 void espintcp_output_divert(struct xfrm_state *x, struct sk_buff *skb,

@@ -59,7 +59,7 @@ static void espintcp_rx_esp(struct espintcp_sock *esk, struct sk_buff *skb)
 {
 	espintcp_stat_add(esk->sk, ESPINTCP_ESP_RX_MSGS, 1);
 	espintcp_stat_add(esk->sk, ESPINTCP_ESP_RX_BYTES, skb->len);
-	espintcp_esp_rcv(esk->sk, skb);
+	espintcp_esp_rcv(esk, skb);
 }
 
 /* @skb holds one message, without its length prefix */

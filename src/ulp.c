@@ -172,6 +172,7 @@ static int espintcp_init_sk(struct sock *sk)
 {
 	struct espintcp_protos *p;
 	struct espintcp_sock *esk;
+	struct sk_buff *skb;
 	int err;
 
 	if (!READ_ONCE(espintcp_ulp_ready))
@@ -211,6 +212,10 @@ static int espintcp_init_sk(struct sock *sk)
 	sk->sk_use_task_frag = false;
 #endif
 
+	/* what TCP queued so far has the mark and DSCP to start with */
+	skb_queue_reverse_walk(&sk->sk_receive_queue, skb)
+		if (espintcp_esp_note_segment(esk, skb))
+			break;
 	espintcp_strp_check_rcv(esk);
 	return 0;
 }
@@ -250,9 +255,15 @@ static void espintcp_release(struct sock *sk)
 	kfree_rcu(esk, rcu);
 }
 
+/* TCP queued a segment, at the tail or into it */
 void espintcp_data_ready(struct sock *sk)
 {
-	espintcp_strp_data_ready(espintcp_sk(sk));
+	struct espintcp_sock *esk = espintcp_sk(sk);
+	struct sk_buff *skb = skb_peek_tail(&sk->sk_receive_queue);
+
+	if (skb)
+		espintcp_esp_note_segment(esk, skb);
+	espintcp_strp_data_ready(esk);
 }
 
 static struct tcp_ulp_ops espintcp_ulp_ops __read_mostly = {

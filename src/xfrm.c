@@ -17,6 +17,8 @@
 #include <linux/module.h>
 #include <linux/seq_file.h>
 #include <linux/udp.h>
+#include <net/dsfield.h>
+#include <net/inet_ecn.h>
 #include <net/ip.h>
 #include <net/ipv6.h>
 #include <net/xfrm.h>
@@ -373,11 +375,11 @@ static bool espintcp_sk_ipv6(const struct sock *sk)
 #endif
 }
 
-static void espintcp_push_ip6(struct sock *sk, struct sk_buff *skb)
+static void espintcp_push_ip6(struct sock *sk, struct sk_buff *skb, u8 dscp)
 {
 	struct ipv6hdr *ip6h = skb_push(skb, sizeof(*ip6h));
 
-	ip6_flow_hdr(ip6h, 0, 0);
+	ip6_flow_hdr(ip6h, dscp, 0);
 	ip6h->payload_len = htons(skb->len - sizeof(*ip6h) -
 				  sizeof(struct udphdr));
 	ip6h->nexthdr = IPPROTO_UDP;
@@ -387,13 +389,13 @@ static void espintcp_push_ip6(struct sock *sk, struct sk_buff *skb)
 	skb->protocol = htons(ETH_P_IPV6);
 }
 
-static void espintcp_push_ip4(struct sock *sk, struct sk_buff *skb)
+static void espintcp_push_ip4(struct sock *sk, struct sk_buff *skb, u8 dscp)
 {
 	struct iphdr *iph = skb_push(skb, sizeof(*iph));
 
 	iph->version = 4;
 	iph->ihl = sizeof(*iph) / 4;
-	iph->tos = 0;
+	iph->tos = dscp;
 	iph->tot_len = htons(skb->len - sizeof(struct udphdr));
 	iph->id = 0;
 	iph->frag_off = 0;
@@ -433,8 +435,10 @@ static void espintcp_push_eth(struct sk_buff *skb,
 /*
  * A copy of the ESP at @skb->data, behind the IP and UDP headers it would
  * have come with as ESP-in-UDP, made from the connection's addresses and
- * ports; the copy is as xfrm4/6_udp_encap_rcv() hand a packet on: lengths
- * without the UDP header, data and transport header at the SPI.
+ * ports and the segment's DSCP (decap-dscp copies it inward; ECN is TCP's,
+ * which answers it itself); the copy is as xfrm4/6_udp_encap_rcv() hand a
+ * packet on: lengths without the UDP header, data and transport header at
+ * the SPI.
  *
  * The segment's own headers cannot serve: TCP collapses its queue under
  * memory pressure into new buffers that have none, and no device. The
@@ -445,7 +449,8 @@ static void espintcp_push_eth(struct sk_buff *skb,
  */
 static struct sk_buff *espintcp_esp_headers(struct sock *sk,
 					    struct sk_buff *skb, bool ip6,
-					    const struct net_device *dev)
+					    const struct net_device *dev,
+					    u8 dscp)
 {
 	bool eth = dev->type == ARPHRD_ETHER;
 	unsigned int hlen = (ip6 ? sizeof(struct ipv6hdr) :
@@ -469,9 +474,9 @@ static struct sk_buff *espintcp_esp_headers(struct sock *sk,
 	uh->len = htons(skb->len);
 	uh->check = 0;
 	if (ip6)
-		espintcp_push_ip6(sk, skb);
+		espintcp_push_ip6(sk, skb, dscp);
 	else
-		espintcp_push_ip4(sk, skb);
+		espintcp_push_ip4(sk, skb, dscp);
 	skb_reset_network_header(skb);
 	if (eth) {
 		espintcp_push_eth(skb, dev);
@@ -484,9 +489,33 @@ static struct sk_buff *espintcp_esp_headers(struct sock *sk,
 	return skb;
 }
 
-/* @skb is one ESP message from the stream, data at the SPI */
-void espintcp_esp_rcv(struct sock *sk, struct sk_buff *skb)
+/*
+ * Takes the mark and DSCP of @skb, a buffer of the connection's receive
+ * queue or one cut from it, for the connection's, unless TCP collapsed it:
+ * TCP copies segments into new buffers under memory pressure, without
+ * their headers, mark or device. ESP cut from those has the connection's.
+ * Returns whether @skb had them.
+ */
+bool espintcp_esp_note_segment(struct espintcp_sock *esk,
+			       const struct sk_buff *skb)
 {
+	u8 dsfield;
+
+	if (!skb->skb_iif)
+		return false;
+	if (espintcp_sk_ipv6(esk->sk))
+		dsfield = ipv6_get_dsfield(ipv6_hdr(skb));
+	else
+		dsfield = ipv4_get_dsfield(ip_hdr(skb));
+	WRITE_ONCE(esk->rx_mark, skb->mark);
+	WRITE_ONCE(esk->rx_dscp, dsfield & ~INET_ECN_MASK);
+	return true;
+}
+
+/* @skb is one ESP message from the stream, data at the SPI */
+void espintcp_esp_rcv(struct espintcp_sock *esk, struct sk_buff *skb)
+{
+	struct sock *sk = esk->sk;
 	bool ip6 = espintcp_sk_ipv6(sk);
 	struct net *net = sock_net(sk);
 	struct net_device *dev;
@@ -499,6 +528,9 @@ void espintcp_esp_rcv(struct sock *sk, struct sk_buff *skb)
 		return;
 	}
 
+	if (!espintcp_esp_note_segment(esk, skb))
+		skb->mark = READ_ONCE(esk->rx_mark);
+
 	rcu_read_lock();
 	/* a collapsed buffer lost the device: the connection's is the same */
 	ifindex = skb->skb_iif ?: READ_ONCE(sk->sk_rx_dst_ifindex);
@@ -509,7 +541,7 @@ void espintcp_esp_rcv(struct sock *sk, struct sk_buff *skb)
 		goto out;
 	}
 
-	skb = espintcp_esp_headers(sk, skb, ip6, dev);
+	skb = espintcp_esp_headers(sk, skb, ip6, dev, READ_ONCE(esk->rx_dscp));
 	if (!skb) {
 		espintcp_stat_add(sk, ESPINTCP_RX_DROP_NOMEM, 1);
 		goto out;

@@ -554,10 +554,12 @@ static int port_of(int fd, bool peer)
 }
 
 /*
- * The transport mode state, in netns @ns, of ESP from cli to srv with
- * encap espintcp on @c's ports: in cli it sends, in srv it receives.
+ * The state, in netns @ns, of ESP from cli to srv with encap espintcp on
+ * @c's ports, in @mode, @extra appended to `ip xfrm state add`: in cli it
+ * sends, in srv it receives.
  */
-static bool esp_state(int ns, int family, int c, unsigned int spi)
+static bool esp_state_in(int ns, int family, int c, unsigned int spi,
+			 const char *mode, const char *extra)
 {
 	const char *c_ip = family == AF_INET ? addr4[CLI] : addr6[CLI];
 	const char *s_ip = family == AF_INET ? addr4[SRV] : addr6[SRV];
@@ -565,36 +567,67 @@ static bool esp_state(int ns, int family, int c, unsigned int spi)
 
 	snprintf(cmd, sizeof(cmd),
 		 "ip -n %s xfrm state add src %s dst %s proto esp spi %#x "
-		 "mode transport aead 'rfc4106(gcm(aes))' "
+		 "mode %s aead 'rfc4106(gcm(aes))' "
 		 "0x0102030405060708090a0b0c0d0e0f1011121314 128 "
-		 "encap espintcp %d %d 0.0.0.0",
-		 ns_names[ns], c_ip, s_ip, spi, port_of(c, false),
-		 port_of(c, true));
+		 "encap espintcp %d %d 0.0.0.0 %s",
+		 ns_names[ns], c_ip, s_ip, spi, mode, port_of(c, false),
+		 port_of(c, true), extra);
 	return CHECK(!system(cmd), "%s", cmd);
 }
 
-/* cli's state, and its policy for UDP to srv's @dport: that UDP becomes ESP */
-static bool esp_out_state(int family, int c, unsigned int spi, int dport)
+static bool esp_state(int ns, int family, int c, unsigned int spi)
+{
+	return esp_state_in(ns, family, c, spi, "transport", "");
+}
+
+/*
+ * cli's state in @mode, and its policy for UDP to srv's @dport: that UDP
+ * becomes ESP
+ */
+static bool esp_out_state_in(int family, int c, unsigned int spi,
+			     const char *mode, const char *sel)
 {
 	const char *c_ip = family == AF_INET ? addr4[CLI] : addr6[CLI];
 	const char *s_ip = family == AF_INET ? addr4[SRV] : addr6[SRV];
 	char cmd[512];
 
-	if (!esp_state(CLI, family, c, spi))
+	if (!esp_state_in(CLI, family, c, spi, mode, ""))
 		return false;
 	snprintf(cmd, sizeof(cmd),
-		 "ip -n cli xfrm policy add src %s dst %s proto udp dport %d "
-		 "dir out tmpl src %s dst %s proto esp mode transport",
-		 c_ip, s_ip, dport, c_ip, s_ip);
+		 "ip -n cli xfrm policy add src %s dst %s %s "
+		 "dir out tmpl src %s dst %s proto esp mode %s",
+		 c_ip, s_ip, sel, c_ip, s_ip, mode);
 	return CHECK(!system(cmd), "%s", cmd);
 }
 
-/* what esp_state() and esp_out_state() added, in both namespaces */
+static bool esp_out_state(int family, int c, unsigned int spi, int dport)
+{
+	char sel[32];
+
+	snprintf(sel, sizeof(sel), "proto udp dport %d", dport);
+	return esp_out_state_in(family, c, spi, "transport", sel);
+}
+
+/* srv's policy for what cli's state of esp_out_state_in() carries */
+static bool esp_in_policy(int family, const char *mode, const char *sel)
+{
+	const char *c_ip = family == AF_INET ? addr4[CLI] : addr6[CLI];
+	const char *s_ip = family == AF_INET ? addr4[SRV] : addr6[SRV];
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd),
+		 "ip -n srv xfrm policy add src %s dst %s %s "
+		 "dir in tmpl src %s dst %s proto esp mode %s",
+		 c_ip, s_ip, sel, c_ip, s_ip, mode);
+	return CHECK(!system(cmd), "%s", cmd);
+}
+
+/* what the esp_*() functions above added, in both namespaces */
 static void esp_flush(void)
 {
 	static const char cmd[] =
 		"ip -n cli xfrm policy flush && ip -n cli xfrm state flush && "
-		"ip -n srv xfrm state flush";
+		"ip -n srv xfrm policy flush && ip -n srv xfrm state flush";
 
 	CHECK(!system(cmd), "%s", cmd);
 }
@@ -846,6 +879,25 @@ static long tcpext_get(int ns, const char *name)
 #define COLLAPSE_ESP	20
 #define COLLAPSE_PORT	7779
 #define COLLAPSE_BYTES	(COLLAPSE_IKE * 1002 + COLLAPSE_ESP * 146)
+#define COLLAPSE_MARK	"0x29"
+
+/* srv's ingress marks TCP segments COLLAPSE_MARK (@on), or stops (!@on) */
+static bool mark_tcp_in(int family, bool on)
+{
+	char cmd[256];
+
+	if (on)
+		snprintf(cmd, sizeof(cmd),
+			 "tc -n srv filter add dev veth0 ingress protocol %s "
+			 "pref 40 u32 match %s protocol 6 0xff "
+			 "action skbedit mark " COLLAPSE_MARK,
+			 family == AF_INET ? "ip" : "ipv6",
+			 family == AF_INET ? "ip" : "ip6");
+	else
+		snprintf(cmd, sizeof(cmd),
+			 "tc -n srv filter del dev veth0 ingress pref 40");
+	return CHECK(!system(cmd), "%s", cmd);
+}
 
 /* bytes in @fd's TCP receive queue */
 static int inq(int fd)
@@ -958,6 +1010,221 @@ static void test_esp_collapsed(int family)
 flush:
 	esp_flush();
 out:
+	close2(c, s);
+}
+
+/*
+ * ESP for a marked state in a receive queue TCP collapsed: srv's ingress
+ * marks the connection's segments, but the buffers TCP collapses them into
+ * have no mark. ESP cut from those must find the state with the
+ * connection's mark. srv's parser pauses on unread IKE messages, ESP waits
+ * in TCP's queue behind them, and a smaller receive buffer makes TCP
+ * collapse it.
+ */
+static void test_esp_collapsed_marked(int family)
+{
+	struct ctr esp = ctr(SRV, "esp_rx_msgs");
+	struct ctr paused = ctr(SRV, "rx_paused");
+	long collapsed = tcpext_get(SRV, "TCPRcvCollapsed");
+	long nostates = xfrm_stat(SRV, "XfrmInNoStates");
+	uint8_t m[1000], buf[1024], data[100] = { 0 };
+	int c, s, u, r, i, ike, more, got = 0, small = 2048;
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (espintcp_pair(family, ULP_CLI | ULP_SRV, &c, &s)) {
+		failed = true;
+		return;
+	}
+	if (!esp_out_state(family, c, 0x3007, COLLAPSE_PORT))
+		goto out;
+	if (!esp_state_in(SRV, family, c, 0x3007, "transport",
+			  "mark " COLLAPSE_MARK) ||
+	    !mark_tcp_in(family, true))
+		goto flush;
+	enter(SRV);
+	r = socket(family, SOCK_DGRAM, 0);
+	MUST(bind(r, (struct sockaddr *)&ss,
+		  mkaddr(family, SRV, COLLAPSE_PORT, &ss)));
+
+	/*
+	 * IKE in bursts, which TCP sends as buffers of several messages, until
+	 * srv's parser pauses: then it has most likely read one in part, and
+	 * TCP collapses a queue from a buffer read in part.
+	 */
+	for (ike = 0; ike < 8 * COLLAPSE_IKE && !delta(&paused);) {
+		for (i = 0; i < 8; i++, ike++) {
+			fill_ike(m, sizeof(m), ike);
+			MUST(send(c, m, sizeof(m), 0));
+		}
+		usleep(50000);
+	}
+	CHECK(delta(&paused) > 0, "srv's parser did not pause");
+	/* over its buffer, TCP collapses its queue as each segment comes */
+	MUST(setsockopt(s, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)));
+	u = udp_to_srv(family, COLLAPSE_PORT, &ss, &len);
+	for (i = 0; i < COLLAPSE_ESP; i++) {
+		MUST(sendto(u, data, sizeof(data), 0, (struct sockaddr *)&ss, len));
+		usleep(20000);
+	}
+	close(u);
+	for (more = 0; more < COLLAPSE_IKE; more++) {
+		fill_ike(m, sizeof(m), ike + more);
+		if (send(c, m, sizeof(m), MSG_DONTWAIT) < 0)
+			break;
+		usleep(50000);
+	}
+	diag("TCP collapsed %ld buffers; %d more IKE messages; %d bytes queued",
+	     tcpext_get(SRV, "TCPRcvCollapsed") - collapsed, more, inq(s));
+	CHECK(tcpext_get(SRV, "TCPRcvCollapsed") > collapsed,
+	      "TCP collapsed nothing: the case was not reached");
+
+	for (i = 0; i < ike + more; i++) {
+		ssize_t n = recv_msg(s, buf, sizeof(buf), 0);
+
+		fill_ike(m, sizeof(m), i);
+		if (!CHECK(n == sizeof(m) && !memcmp(buf, m, sizeof(m)),
+			   "IKE message %d: %zd bytes or content differs", i, n))
+			break;
+	}
+	while (got < COLLAPSE_ESP && readable(r, 2000) &&
+	       recv(r, buf, sizeof(buf), 0) == sizeof(data))
+		got++;
+	CHECK(got == COLLAPSE_ESP, "%d datagrams delivered, want %d", got,
+	      COLLAPSE_ESP);
+	CHECK_DELTA(esp, COLLAPSE_ESP);
+	CHECK(xfrm_stat(SRV, "XfrmInNoStates") == nostates,
+	      "XfrmInNoStates moved by %ld: ESP without the connection's mark",
+	      xfrm_stat(SRV, "XfrmInNoStates") - nostates);
+	close(r);
+	mark_tcp_in(family, false);
+flush:
+	esp_flush();
+out:
+	close2(c, s);
+}
+
+#define DSCP_EF		0xb8
+#define DSCP_ECHO_ID	0x8229
+
+static uint16_t inet_csum(const uint8_t *p, size_t len)
+{
+	uint32_t sum = 0;
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += p[i] << 8 | p[i + 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return ~sum;
+}
+
+/* an echo request from cli to srv, sent raw: no socket of ours answers */
+static bool send_echo(int family)
+{
+	uint8_t icmp[16] = { family == AF_INET ? 8 : 128 };
+	struct sockaddr_storage ss;
+	uint16_t csum;
+	socklen_t len;
+	ssize_t n;
+	int u;
+
+	enter(CLI);
+	len = mkaddr(family, SRV, 0, &ss);
+	u = socket(family, SOCK_RAW,
+		   family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6);
+	icmp[4] = DSCP_ECHO_ID >> 8;
+	icmp[5] = DSCP_ECHO_ID & 0xff;
+	if (family == AF_INET) {	/* ICMPv6's the kernel computes */
+		csum = inet_csum(icmp, sizeof(icmp));
+		icmp[2] = csum >> 8;
+		icmp[3] = csum & 0xff;
+	}
+	n = sendto(u, icmp, sizeof(icmp), 0, (struct sockaddr *)&ss, len);
+	close(u);
+	return CHECK(n == sizeof(icmp), "sendto: %s", strerror(errno));
+}
+
+/* the DS field of the next echo request send_echo() sent, read raw, or -1 */
+static int recv_echo_dsfield(int family, int r)
+{
+	uint8_t buf[256], cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	int tclass = -1;
+	uint8_t *icmp;
+	ssize_t n;
+
+	while (readable(r, 3000)) {
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		n = recvmsg(r, &mh, 0);
+		if (n < 0)
+			return -1;
+		/* IPv4 raw sockets read the IP header too */
+		icmp = family == AF_INET ? buf + (buf[0] & 0xf) * 4 : buf;
+		if (icmp + 6 > buf + n ||
+		    icmp[0] != (family == AF_INET ? 8 : 128) ||
+		    (icmp[4] << 8 | icmp[5]) != DSCP_ECHO_ID)
+			continue;
+		if (family == AF_INET)
+			return buf[1];
+		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+			if (cm->cmsg_level == IPPROTO_IPV6 &&
+			    cm->cmsg_type == IPV6_TCLASS)
+				memcpy(&tclass, CMSG_DATA(cm), sizeof(tclass));
+		return tclass;
+	}
+	return -1;
+}
+
+/*
+ * decap-dscp: a tunnel mode state so flagged gives the inner packet the
+ * outer one's DSCP, and over TCP the outer packet is the segment. cli's
+ * connection sends its segments with DSCP EF, its echo requests go with
+ * none: with the flag srv reads them with EF, without it (the control)
+ * with none. (The inner packets cross srv's ingress filters again, which
+ * let ICMP through but not UDP.)
+ */
+static void test_esp_decap_dscp(int family)
+{
+	static const char *const flag[] = { "flag decap-dscp", "" };
+	const char *sel = family == AF_INET ? "proto icmp" : "proto ipv6-icmp";
+	struct ctr esp = ctr(SRV, "esp_rx_msgs");
+	int c, s, r, i, got, on = 1, tos = DSCP_EF;
+
+	if (espintcp_pair(family, ULP_CLI | ULP_SRV, &c, &s)) {
+		failed = true;
+		return;
+	}
+	if (family == AF_INET)
+		MUST(setsockopt(c, IPPROTO_IP, IP_TOS, &tos, sizeof(tos)));
+	else
+		MUST(setsockopt(c, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos)));
+
+	for (i = 0; i < 2; i++) {
+		if (!esp_out_state_in(family, c, 0x3101 + i, "tunnel", sel) ||
+		    !esp_state_in(SRV, family, c, 0x3101 + i, "tunnel", flag[i]) ||
+		    !esp_in_policy(family, "tunnel", sel))
+			break;
+		enter(SRV);
+		r = socket(family, SOCK_RAW,
+			   family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6);
+		if (family == AF_INET6)
+			MUST(setsockopt(r, IPPROTO_IPV6, IPV6_RECVTCLASS, &on,
+					sizeof(on)));
+		if (send_echo(family)) {
+			got = recv_echo_dsfield(family, r);
+			CHECK(got == (i ? 0 : DSCP_EF),
+			      "%s: the inner packet came with DS field %#x, want %#x",
+			      i ? "without decap-dscp" : "decap-dscp", got,
+			      i ? 0 : DSCP_EF);
+		}
+		close(r);
+		esp_flush();
+	}
+	CHECK_DELTA(esp, 2);
 	close2(c, s);
 }
 
@@ -2044,6 +2311,8 @@ static const struct test tests[] = {
 	{ "wire: IKE and ESP at once, whole frames",	test_wire_mixed },
 	{ "wire: ESP for an ESP-in-UDP state refused",	test_esp_udp_state },
 	{ "ESP in a receive queue TCP collapsed",	test_esp_collapsed },
+	{ "ESP in a collapsed queue, for a marked state", test_esp_collapsed_marked },
+	{ "ESP in tunnel mode: decap-dscp takes the segment's DSCP", test_esp_decap_dscp },
 	{ "ESP in a burst, to a UDP encap socket",	test_esp_burst_encap },
 	{ "ESP spliced from a file is not decrypted in place", test_esp_spliced },
 	{ "wire: length < 2 aborts the stream with EINVAL", test_bad_length },
