@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1683,6 +1684,104 @@ static void test_send_eagain(int family)
 	close2(c, s);
 }
 
+#define CGROOT		"/sys/fs/cgroup"
+#define MEMCG		CGROOT "/espintcp_test"
+#define MEMCG_PAIRS	16
+
+static bool write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n = fd < 0 ? -1 : write(fd, text, strlen(text));
+
+	if (fd >= 0)
+		close(fd);
+	return n == (ssize_t)strlen(text);
+}
+
+/* @name's bytes in MEMCG's memory.stat, or -1 */
+static long memcg_stat(const char *name)
+{
+	char line[128];
+	long v = -1;
+	size_t len = strlen(name);
+	FILE *f = fopen(MEMCG "/memory.stat", "r");
+
+	while (f && v < 0 && fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, len) && line[len] == ' ')
+			v = atol(line + len + 1);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* this process in MEMCG (@in) or back in the root cgroup; a skip reason */
+static const char *memcg_enter(bool in)
+{
+	char pid[16];
+
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	if (!in) {
+		write_file(CGROOT "/cgroup.procs", pid);
+		rmdir(MEMCG);
+		return NULL;
+	}
+	if (mount("none", CGROOT, "cgroup2", 0, NULL) && errno != EBUSY)
+		return "cgroup2 cannot be mounted";
+	if (!write_file(CGROOT "/cgroup.subtree_control", "+memory"))
+		return "no memory controller";
+	if ((mkdir(MEMCG, 0755) && errno != EEXIST) ||
+	    !write_file(MEMCG "/cgroup.procs", pid))
+		return "cannot enter a new memory cgroup";
+	return NULL;
+}
+
+/*
+ * The message a send() leaves in the module, until TCP takes its last
+ * byte, is charged to the sender's memory cgroup as kernel memory, as TCP
+ * charges its own buffers: a local user cannot pin memory outside its
+ * limits. Each of 16 connections, whose peer does not read, holds one
+ * 65533-byte message that TCP took in part.
+ */
+static void test_send_memcg(int family)
+{
+	static uint8_t m[MAX_MSG];
+	int c[MEMCG_PAIRS], s[MEMCG_PAIRS], n = 0, small = 4096, tries;
+	long k0, k1 = -1;
+
+	skip_reason = memcg_enter(true);
+	if (skip_reason)
+		return;
+	k0 = memcg_stat("kernel");
+	fill_ike(m, sizeof(m), 1);
+	for (n = 0; n < MEMCG_PAIRS; n++) {
+		if (espintcp_pair(family, ULP_CLI, &c[n], &s[n])) {
+			failed = true;
+			break;
+		}
+		setsockopt(s[n], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+		setsockopt(c[n], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+		CHECK(send(c[n], m, sizeof(m), MSG_DONTWAIT) == sizeof(m),
+		      "send: %s", strerror(errno));
+		CHECK(send(c[n], m, sizeof(m), MSG_DONTWAIT) < 0 &&
+		      errno == EAGAIN, "second send: not EAGAIN (%s)",
+		      strerror(errno));
+	}
+	/* memory.stat is flushed from per-CPU counts now and then */
+	for (tries = 0; tries < 40; tries++) {
+		k1 = memcg_stat("kernel");
+		if (k1 - k0 >= MEMCG_PAIRS * 60000L)
+			break;
+		usleep(100000);
+	}
+	diag("kernel memory charged to the senders' cgroup: %ld bytes", k1 - k0);
+	CHECK(k1 - k0 >= MEMCG_PAIRS * 60000L,
+	      "%ld bytes charged for %d messages of %zu bytes", k1 - k0,
+	      MEMCG_PAIRS, sizeof(m));
+	while (n--)
+		close2(c[n], s[n]);
+	memcg_enter(false);
+}
+
 /*
  * Blocking sends against a slow reader: the stream stays byte-exact, and
  * the receiver holds TCP back instead of dropping IKE messages.
@@ -2325,6 +2424,7 @@ static const struct test tests[] = {
 	{ "setsockopt: EEXIST, listen, UDP",		test_setsockopt_rules },
 	{ "poll: POLLIN only for whole messages",	test_poll },
 	{ "send: non-blocking EAGAIN, nothing lost",	test_send_eagain },
+	{ "send: a held message is charged to the sender's memcg", test_send_memcg },
 	{ "send: blocking, slow reader, nothing dropped", test_send_blocking },
 	{ "send and recv from four tasks at once",	test_duplex },
 	{ "close with queues full",			test_close_busy },
