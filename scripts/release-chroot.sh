@@ -59,12 +59,16 @@ trixie-backports) base=trixie ;;
 esac
 dir=$cache/chroot/$suite
 
-# CMD... in the chroot, /proc mounted for its duration
+# CMD... in the chroot, /proc mounted for its duration (unless it was)
 in_chroot() {
-	mountpoint -q "$dir/proc" || mount -t proc proc "$dir/proc"
+	mounted=0
+	if ! mountpoint -q "$dir/proc"; then
+		mount -t proc proc "$dir/proc"
+		mounted=1
+	fi
 	rc=0
 	chroot "$dir" "$@" || rc=$?
-	umount "$dir/proc" 2>/dev/null || true
+	[ "$mounted" = 0 ] || umount "$dir/proc" 2>/dev/null || true
 	return "$rc"
 }
 
@@ -93,7 +97,7 @@ sources() {
 }
 
 suite_on_mirror() { # SUITE [MIRROR]
-	timeout 60 curl -fsSI --connect-timeout 20 \
+	timeout 60 curl -fsI --connect-timeout 20 \
 		"${2:-$mirror}/dists/$1/InRelease" > /dev/null
 }
 
@@ -154,6 +158,10 @@ if [ ! -f "$dir/.espintcp-ready" ] ||
 	[ -n "$(find "$dir/.espintcp-ready" -mtime +$((max_age_days - 1)))" ]; then
 	make_chroot
 elif ! apt_update; then
+	if grep -q 'is expired' "$dir.update.log"; then
+		say "$suite: the mirror's Release file has expired ($(grep -m1 -o 'invalid since [^)]*' "$dir.update.log")): skipped; ALLOW_EXPIRED=1 takes it anyway"
+		exit 5
+	fi
 	say "apt-get update in the $suite chroot failed: making it again"
 	make_chroot
 fi
