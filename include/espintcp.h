@@ -120,6 +120,7 @@ int espintcp_xfrm_init(void);
 void espintcp_xfrm_start(void);
 void espintcp_xfrm_exit(void);
 bool espintcp_is_tcp_state(const struct xfrm_state *x);
+int espintcp_init_state(struct xfrm_state *x, struct netlink_ext_ack *extack);
 int espintcp_states_show(struct seq_file *seq, void *v);
 void espintcp_esp_rcv(struct espintcp_sock *esk, struct sk_buff *skb);
 bool espintcp_esp_note_segment(struct espintcp_sock *esk,
@@ -144,7 +145,7 @@ void espintcp_strp_done(struct espintcp_sock *esk);
 /* rx.c */
 void espintcp_rx_msg(struct espintcp_sock *esk, struct sk_buff *skb);
 int espintcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
-		     int flags, int *addr_len);
+		     int flags);
 
 /* tx.c */
 void espintcp_tx_init(struct espintcp_sock *esk);
@@ -155,5 +156,8 @@ void espintcp_state_change(struct sock *sk);
 void espintcp_release_cb(struct sock *sk);
 bool espintcp_tx_idle(const struct espintcp_sock *esk);
 int espintcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size);
+
+/* the kernels' differences */
+#include "compat.h"
 
 #endif /* _ESPINTCP_H */

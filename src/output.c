@@ -30,7 +30,6 @@
 
 static struct sock *espintcp_state_sk(struct net *net, struct xfrm_state *x)
 {
-	struct inet_hashinfo *hinfo = net->ipv4.tcp_death_row.hashinfo;
 	__be16 sport, dport;
 	struct sock *sk;
 
@@ -40,13 +39,14 @@ static struct sock *espintcp_state_sk(struct net *net, struct xfrm_state *x)
 	spin_unlock_bh(&x->lock);
 
 	if (x->props.family == AF_INET6)
-		sk = __inet6_lookup_established(net, hinfo, &x->id.daddr.in6,
-						dport, &x->props.saddr.in6,
-						ntohs(sport), 0, 0);
+		sk = espintcp_inet6_lookup_established(net, &x->id.daddr.in6,
+						       dport,
+						       &x->props.saddr.in6,
+						       ntohs(sport));
 	else
-		sk = __inet_lookup_established(net, hinfo, x->id.daddr.a4,
-					       dport, x->props.saddr.a4,
-					       ntohs(sport), 0, 0);
+		sk = espintcp_inet_lookup_established(net, x->id.daddr.a4,
+						      dport, x->props.saddr.a4,
+						      ntohs(sport));
 	if (sk && !sk_fullsock(sk)) {
 		sock_gen_put(sk);
 		sk = NULL;

@@ -108,18 +108,15 @@ static void espintcp_rx_consumed(struct espintcp_sock *esk,
 	unlock_sock_fast(sk, slow);
 }
 
+/* MSG_ERRQUEUE and MSG_OOB went to TCP on the way here (compat.h) */
 int espintcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
-		     int flags, int *addr_len)
+		     int flags)
 {
 	struct espintcp_sock *esk = espintcp_sk(sk);
 	struct sk_buff *skb;
 	int off = 0;
 	int copied;
 	int err;
-
-	/* neither is about messages: TCP answers them */
-	if (flags & (MSG_ERRQUEUE | MSG_OOB))
-		return esk->base_prot->recvmsg(sk, msg, len, flags, addr_len);
 
 	for (;;) {
 		skb = __skb_recv_datagram(sk, &esk->ike_queue, flags, &off,

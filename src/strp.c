@@ -103,9 +103,10 @@ void espintcp_strp_pause(struct espintcp_sock *esk)
 	strp_pause(&esk->strp);
 }
 
+/* under the socket lock, as the parser sets paused */
 void espintcp_strp_resume(struct espintcp_sock *esk)
 {
-	if (READ_ONCE(esk->strp.paused))
+	if (esk->strp.paused)
 		strp_unpause(&esk->strp);
 }
 

@@ -95,7 +95,7 @@ static void espintcp_build_protos(struct espintcp_protos *p,
 {
 	p->prot = *base_prot;
 	p->prot.sendmsg = espintcp_sendmsg;
-	p->prot.recvmsg = espintcp_recvmsg;
+	p->prot.recvmsg = espintcp_recvmsg_op;
 	p->prot.close = espintcp_close;
 	p->prot.release_cb = espintcp_release_cb;
 	p->prot.disconnect = espintcp_disconnect;

@@ -129,8 +129,7 @@ out:
 	return ret;
 }
 
-static int espintcp_init_state(struct xfrm_state *x,
-			       struct netlink_ext_ack *extack)
+int espintcp_init_state(struct xfrm_state *x, struct netlink_ext_ack *extack)
 {
 	const struct xfrm_type *orig = espintcp_type_of(x->props.family)->orig;
 	int err;
@@ -145,13 +144,13 @@ static int espintcp_init_state(struct xfrm_state *x,
 			goto not_tcp;
 		}
 		x->encap->encap_type = UDP_ENCAP_ESPINUDP;
-		err = orig->init_state(x, extack);
+		err = espintcp_type_init_state(orig, x, extack);
 		if (!err) {
 			espintcp_net_states_add(xs_net(x), 1);
 			return 0;
 		}
 	} else {
-		err = orig->init_state(x, extack);
+		err = espintcp_type_init_state(orig, x, extack);
 	}
 
 not_tcp:
@@ -234,7 +233,7 @@ static int espintcp_wrap(struct espintcp_type *et)
 	et->orig = orig;
 	et->type = *orig;
 	et->type.owner = THIS_MODULE;
-	et->type.init_state = espintcp_init_state;
+	et->type.init_state = espintcp_init_state_op;
 	et->type.destructor = espintcp_state_destructor;
 	et->type.input = espintcp_state_input;
 	et->type.output = espintcp_state_output;
@@ -533,7 +532,7 @@ void espintcp_esp_rcv(struct espintcp_sock *esk, struct sk_buff *skb)
 
 	rcu_read_lock();
 	/* a collapsed buffer lost the device: the connection's is the same */
-	ifindex = skb->skb_iif ?: READ_ONCE(sk->sk_rx_dst_ifindex);
+	ifindex = skb->skb_iif ?: espintcp_rx_dst_ifindex(sk);
 	dev = dev_get_by_index_rcu(net, ifindex);
 	if (!dev) {
 		espintcp_stat_add(sk, ESPINTCP_RX_DROP_NODEV, 1);

@@ -11,12 +11,15 @@
 # shellcheck shell=bash disable=SC2154  # root: from tests/qemu/lib.sh
 
 PKG_VERSION=$(sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' "$root/debian/changelog")
-# a kernel dkms must skip: its "headers" say espintcp is built in
-PKG_FAKE_KVER=0.0.0-espintcp-builtin
+# kernels dkms must skip: one whose "headers" say espintcp is built in,
+# one older than the oldest supported (5.10)
+PKG_FAKE_KVER=6.99.0-espintcp-builtin
+PKG_OLD_KVER=5.4.0-espintcp-old
 pkg_installed=0
 
 pkg_cleanup() {
-	rm -rf "/lib/modules/$PKG_FAKE_KVER" "/var/lib/dkms/espintcp/kernel-$PKG_FAKE_KVER-"*
+	rm -rf "/lib/modules/$PKG_FAKE_KVER" "/var/lib/dkms/espintcp/kernel-$PKG_FAKE_KVER-"* \
+		"/lib/modules/$PKG_OLD_KVER" "/var/lib/dkms/espintcp/kernel-$PKG_OLD_KVER-"*
 }
 
 # a copy of a kernel's .config with option $2 changed to $3 ("" deletes it)
@@ -104,6 +107,7 @@ pkg_install() {
 
 	pkg_cleanup
 	fake_kconfig "/lib/modules/$PKG_FAKE_KVER/build" CONFIG_INET_ESPINTCP y
+	fake_kconfig "/lib/modules/$PKG_OLD_KVER/build" CONFIG_INET_ESPINTCP ""
 	rc=0
 	out=$(DEBIAN_FRONTEND=noninteractive apt-get install -y "$deb" 2>&1) || rc=$?
 	printf '%s\n' "$out" > "$BUILD/deb/install.log"
@@ -114,6 +118,11 @@ pkg_install() {
 		"" "$(find "/lib/modules/$PKG_FAKE_KVER" -name 'espintcp.ko*')"
 	check_out pkg "and said why: CONFIG_INET_ESPINTCP is set" yes "$(grep -q \
 		"espintcp: not building for /lib/modules/$PKG_FAKE_KVER/build: CONFIG_INET_ESPINTCP is set" \
+		"$BUILD/deb/install.log" && echo yes)"
+	check_out pkg "dkms skipped the kernel older than 5.10 ($PKG_OLD_KVER)" \
+		"" "$(find "/lib/modules/$PKG_OLD_KVER" -name 'espintcp.ko*')"
+	check_out pkg "and said why: older than 5.10" yes "$(grep -q \
+		"espintcp: not building for $PKG_OLD_KVER: kernels older than 5.10 are not supported" \
 		"$BUILD/deb/install.log" && echo yes)"
 	pkg_cleanup
 	for k in $(matrix); do
