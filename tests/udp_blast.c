@@ -6,9 +6,12 @@
  *	COUNT datagrams of SIZE bytes (at least 4) to DST:PORT, each the
  *	32-bit PREFIX (e.g. an SPI, 0xc01) in network order, then
  *	"udp_blast" and 'x' padding; prints "sent N" (the sends that
- *	succeeded). With OUTQ_FILE, then keeps the socket open until stdin
- *	closes and writes its SIOCOUTQ (the memory its datagrams still hold)
- *	to OUTQ_FILE every 50 ms.
+ *	succeeded). With OUTQ_FILE, the sends do not wait for write memory
+ *	(what holds the datagrams is to fill up, and under asynchronous
+ *	crypto a sender that waited would be woken only once half its send
+ *	buffer is free); then it keeps the socket open until stdin closes and
+ *	writes its SIOCOUTQ (the memory its datagrams still hold) to
+ *	OUTQ_FILE every 50 ms.
  */
 #define _GNU_SOURCE
 #include <linux/sockios.h>
@@ -69,7 +72,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (i = 0; i < count; i++)
-		if (sendto(fd, buf, size, 0, (struct sockaddr *)&ss, len) == size)
+		if (sendto(fd, buf, size, argc >= 8 ? MSG_DONTWAIT : 0,
+			   (struct sockaddr *)&ss, len) == size)
 			sent++;
 	printf("sent %d\n", sent);
 	fflush(stdout);
