@@ -10,6 +10,8 @@
 # Environment: as tests/qemu/lib.sh; QEMU_TIMEOUT defaults to 5400 s here
 # and each guest script gets SCRIPT_TIMEOUT (default 1500) seconds: KASAN
 # and the rest under TCG are several times slower than Debian's kernel.
+# DEBUG_SCRIPTS="20-ulp.sh 60-fuzz.sh ..." runs those guest scripts only
+# (99-kmemleak.sh is always run last).
 set -eu
 user_timeout=${QEMU_TIMEOUT:-}
 # shellcheck source-path=SCRIPTDIR source=check.sh
@@ -76,9 +78,15 @@ if [ -z "${QEMU_ACCEL:-}" ]; then
 	fi
 fi
 
+subset=
+if [ -n "${DEBUG_SCRIPTS:-}" ]; then
+	subset="scripts=$(echo "$DEBUG_SCRIPTS" 99-kmemleak.sh | tr -s ' ' ',')"
+	echo "# [$label] guest scripts: $DEBUG_SCRIPTS 99-kmemleak.sh"
+fi
+
 t2=$(date +%s)
 KERNEL_IMAGE=$image QEMU_MEM=$QEMU_MEM \
-	BOOT_ARGS="script_timeout=$SCRIPT_TIMEOUT ${BOOT_ARGS:-}" \
+	BOOT_ARGS="script_timeout=$SCRIPT_TIMEOUT $subset ${BOOT_ARGS:-}" \
 	guest_run "$k" "$initrd" test "$label" "$dir/console.log" "$t0"
 echo "# [$label] guest suite wall time under the debug kernel: $(($(date +%s) - t2))s (accel ${QEMU_ACCEL:-?}, QEMU_TIMEOUT ${QEMU_TIMEOUT}s)"
 
