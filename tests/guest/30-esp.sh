@@ -13,10 +13,16 @@ topo_up
 # IKE daemons talk to xfrm over netlink before they set socket policies
 modprobe xfrm_user
 [ ! -d /sys/module/espintcp ] || rmmod_wait
+# xfrm's init_state has an extack since Linux 6.1: before, esp4's refusal
+# comes without its message
+if [ "$(printf '6.1\n%s\n' "$(uname -r)" | sort -V | head -n 1)" = 6.1 ]; then
+	unsupported="Error: Unsupported encapsulation type for ESP."
+else
+	unsupported="RTNETLINK answers: Invalid argument"
+fi
 out=$(cli ip xfrm state add src 10.0.1.1 dst 10.0.1.2 proto esp spi 0x10 \
 	mode transport $AEAD encap espintcp 40000 4500 0.0.0.0 2>&1 || true)
-check_eq "without the module: encap espintcp rejected" \
-	"Error: Unsupported encapsulation type for ESP." "$out"
+check_eq "without the module: encap espintcp rejected" "$unsupported" "$out"
 
 # --- other states are untouched ---------------------------------------------
 modprobe espintcp
@@ -160,8 +166,7 @@ done
 
 out=$(cli ip xfrm state add src 10.0.1.1 dst 10.0.1.2 proto esp spi 0x10 \
 	mode transport $AEAD encap espintcp 40000 4500 0.0.0.0 2>&1 || true)
-check_eq "after rmmod: encap espintcp rejected again" \
-	"Error: Unsupported encapsulation type for ESP." "$out"
+check_eq "after rmmod: encap espintcp rejected again" "$unsupported" "$out"
 check "after rmmod: plain ESP states still work" cli ip xfrm state add \
 	src 10.0.1.1 dst 10.0.1.2 proto esp spi 0x11 mode transport $AEAD
 xfrm_flush
