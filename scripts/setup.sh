@@ -4,7 +4,8 @@
 # headers of the test matrix (Debian's 6.1 line and the newest 6.12 line the
 # mirror carries). Safe to run again; it only installs what is missing.
 #
-# Prints the matrix (one kernel release per line) to scripts/.matrix.
+# Prints the matrix (one kernel release per line) to scripts/.matrix, and
+# the other Debian releases' kernels ("SUITE KVER") to scripts/.releases.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,7 +33,7 @@ k612=$(newest_612)
 
 pkgs="build-essential make gcc bc kmod cpio xz-utils zstd busybox-static
       qemu-system-x86 iproute2 iperf3 nftables sparse git
-      dkms dh-dkms debhelper lintian openssl tcpdump tshark
+      dkms dh-dkms debhelper lintian openssl tcpdump tshark debootstrap curl
       linux-image-amd64 linux-headers-amd64
       linux-image-$k612-unsigned linux-headers-$k612"
 
@@ -57,3 +58,24 @@ echo "setup: kernel matrix: $k61 $k612"
 
 # libreswan for the guest (unpacked, not installed) and its libraries
 "$here/libreswan.sh" > /dev/null || echo "setup: libreswan unavailable: tests/guest/50-libreswan.sh will skip" >&2
+
+# With RELEASES="bullseye trixie ..." (make check sets it): Debian's other
+# releases, the newest kernel of each, with a chroot of the release whose
+# compiler and dkms build the module for it (release-chroot.sh), as "SUITE
+# KVER" lines in scripts/.releases. A release the mirror lacks is skipped,
+# saying so. The mirror here is a frozen copy whose sid Release file is
+# past its Valid-Until date: its signature is still checked, its age is
+# not (ALLOW_EXPIRED=0 to refuse).
+[ -n "${RELEASES+set}" ] || exit 0
+: > "$here/.releases.tmp"
+for suite in $RELEASES; do
+	rc=0
+	kver=$(ALLOW_EXPIRED=${ALLOW_EXPIRED:-1} "$here/release-chroot.sh" "$suite") || rc=$?
+	if [ "$rc" = 0 ]; then
+		echo "$suite $kver" >> "$here/.releases.tmp"
+	else
+		echo "setup: $suite: skipped (release-chroot.sh exit $rc)" >&2
+	fi
+done
+mv "$here/.releases.tmp" "$here/.releases"
+echo "setup: releases: $(tr '\n' ' ' < "$here/.releases")"

@@ -168,3 +168,63 @@ pkg_remove() {
 			"$(find "/lib/modules/$k" -name 'espintcp.ko*')"
 	done
 }
+
+# The package in the chroot of another Debian release (scripts/.releases,
+# scripts/release-chroot.sh): installed with that release's apt, the module
+# built by its dkms for its kernel. In a chroot `uname -r` is the host's, so
+# dkms is asked for the kernel by name if the install did not build it.
+RELEASE_CACHE=${ESPINTCP_CACHE:-/var/cache/espintcp}
+
+in_release() { # SUITE CMD...
+	local suite=$1
+	shift
+	"$root/scripts/release-chroot.sh" --run "$suite" \
+		env DEBIAN_FRONTEND=noninteractive "$@"
+}
+
+# the module dkms built, uncompressed into DIR for the guest, in $release_ko
+pkg_release_install() { # SUITE KVER DIR
+	local suite=$1 k=$2 dir=$3 deb chroot log rc=0 ko
+	release_ko=
+	chroot=$RELEASE_CACHE/chroot/$suite
+	deb=$BUILD/deb/espintcp-dkms_${PKG_VERSION}_all.deb
+	log=$dir/pkg-install.log
+	[ -f "$deb" ] || { result "not ok" "$k" "$suite: no $(basename "$deb") to install"; return 1; }
+	cp "$deb" "$chroot/tmp/"
+	in_release "$suite" apt-get purge -y -qq espintcp-dkms > /dev/null 2>&1 || true
+	in_release "$suite" apt-get install -y "/tmp/$(basename "$deb")" > "$log" 2>&1 || rc=$?
+	check_out "$k" "$suite: apt install ./$(basename "$deb") with $suite's dkms ($(in_release "$suite" dpkg-query -W -f '${Version}' dkms))" 0 "$rc"
+	[ "$rc" = 0 ] || { tail -n 20 "$log" | sed 's/^/#   /'; return 1; }
+	ko=$(find "$chroot/lib/modules/$k/updates/dkms" -name 'espintcp.ko*' 2>/dev/null | head -n 1)
+	if [ -z "$ko" ]; then
+		in_release "$suite" dkms install "espintcp/$PKG_VERSION" -k "$k" >> "$log" 2>&1 || rc=$?
+		ko=$(find "$chroot/lib/modules/$k/updates/dkms" -name 'espintcp.ko*' 2>/dev/null | head -n 1)
+	fi
+	if [ -z "$ko" ]; then
+		result "not ok" "$k" "$suite: dkms built espintcp.ko for $k"
+		tail -n 10 "$log" | sed 's/^/#   /'
+		echo "#   dkms make.log:"
+		tail -n 30 "$chroot/var/lib/dkms/espintcp/$PKG_VERSION/build/make.log" 2>/dev/null | sed 's/^/#   /'
+		return 1
+	fi
+	result ok "$k" "$suite: dkms built ${ko#"$chroot"/lib/modules/"$k"/}"
+	case $ko in
+	*.xz) xz -dc "$ko" > "$dir/espintcp.ko" ;;
+	*.zst) zstd -qdc "$ko" > "$dir/espintcp.ko" ;;
+	*) cp "$ko" "$dir/espintcp.ko" ;;
+	esac
+	check_out "$k" "$suite: modinfo version: $PKG_VERSION" "$PKG_VERSION" \
+		"$(modinfo -F version "$dir/espintcp.ko")"
+	release_ko=$dir/espintcp.ko
+}
+
+# apt purge in the chroot, and nothing left behind
+pkg_release_remove() { # SUITE KVER
+	local suite=$1 k=$2 chroot rc=0
+	chroot=$RELEASE_CACHE/chroot/$suite
+	in_release "$suite" apt-get purge -y -qq espintcp-dkms > /dev/null 2>&1 || rc=$?
+	check_out "$k" "$suite: apt purge espintcp-dkms" 0 "$rc"
+	check_out "$k" "$suite: nothing left (module, /usr/src, dkms tree)" "" \
+		"$(find "$chroot/lib/modules/$k" -name 'espintcp.ko*'; \
+		   ls -d "$chroot/usr/src/espintcp-"* "$chroot/var/lib/dkms/espintcp" 2>/dev/null)"
+}

@@ -13,6 +13,11 @@ set -eu
 . "$root/tests/pkg.sh"
 
 n=0 passed=0 failed=0 skipped=0
+# build/support.md: one row per kernel, from this run (README's table)
+support_row() { # RELEASE KVER WHAT PASSED0 FAILED0 T0
+	printf '| %s | %s | %s | %s passed, %s failed | %s s |\n' "$1" "$2" "$3" \
+		"$((passed - $4))" "$((failed - $5))" "$(($(date +%s) - $6))" >> "$BUILD/support.md"
+}
 
 result() { # "ok"|"not ok" KVER DESC...
 	local st=$1 k=$2
@@ -52,10 +57,81 @@ check_kernel() { # KVER
 		return
 	fi
 	grep 'mkinitramfs:' "$dir/initramfs.log" | sed 's/^/# /' || true
-	guest_run "$k" "$initrd" test "$k" "$dir/console.log" "$t0"
+	if [ "${CHECK_ALL:-0}" = 1 ] || [ "$k" = "$(matrix | head -n 1)" ]; then
+		guest_run "$k" "$initrd" test "$k" "$dir/console.log" "$t0"
+	else
+		echo "# [$k] smoke set: $SMOKE_SCRIPTS (make check-all runs everything)"
+		BOOT_ARGS="scripts=$SMOKE_SCRIPTS" \
+			guest_run "$k" "$initrd" test "$k" "$dir/console.log" "$t0"
+	fi
 	# the module must load and serve IPv4 on a kernel without IPv6
 	BOOT_ARGS=ipv6.disable=1 guest_run "$k" "$initrd" noipv6 \
 		"$k ipv6.disable=1" "$dir/console-noipv6.log" "$(date +%s)"
+}
+
+# What a kernel that gets the smoke set runs: load, ULP semantics, ESP in
+# each family and mode, and the kernel log after each (make check-all, or
+# CHECK_ALL=1, runs every script everywhere)
+SMOKE_SCRIPTS=05-kernel.sh,10-load.sh,11-topology.sh,20-ulp.sh,30-esp.sh
+
+# the full suite on the first kernel of scripts/.matrix (Debian 12's own,
+# check_kernel), on Debian 13's and on the newest 7.x; the smoke set on the
+# others
+release_level() { # SUITE KVER
+	if [ "${CHECK_ALL:-0}" = 1 ] || [ "$1" = trixie ] ||
+		[ "$2" = "$(cut -d' ' -f2 "$root/scripts/.releases" | grep '^7\.' | sort -V | tail -n 1)" ]; then
+		echo full
+	else
+		echo smoke
+	fi
+}
+
+release_name() { # SUITE
+	case $1 in
+	bullseye) echo "Debian 11 bullseye" ;;
+	trixie) echo "Debian 13 trixie" ;;
+	trixie-backports) echo "Debian 13 trixie-backports" ;;
+	sid) echo "Debian sid" ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# A kernel of another Debian release (scripts/.releases): its chroot builds
+# the module W=1 with the release's compiler, and the test modules; the
+# package goes into the chroot, whose dkms builds the module under test.
+# The kernel boots from its unpacked image package.
+check_release() { # SUITE KVER
+	local suite=$1 k=$2 dir="$BUILD/qemu/$2" kdir t0 initrd level boot_args=
+	kdir=$RELEASE_CACHE/kernels/$k
+	t0=$(date +%s)
+	mkdir -p "$dir"
+	if ! "$root/scripts/release-build.sh" "$suite" W=1 > "$dir/build.log" 2>&1; then
+		result "not ok" "$k" "$suite: make W=1 in the $suite chroot"
+		diag_tail "$dir/build.log" 30
+		return
+	fi
+	check_out "$k" "$suite: make W=1 with $suite's compiler: no warning" "" \
+		"$(grep -E 'warning:|error:' "$BUILD/$k.release-build.log" | head -n 5)"
+	pkg_release_install "$suite" "$k" "$dir" || return 0
+	echo "# [$k] $suite: module under test: $release_ko (built by $suite's dkms); build and package $(($(date +%s) - t0))s"
+	if ! initrd=$(MODROOT=$kdir initramfs "$k" "$release_ko" 2> "$dir/initramfs.log"); then
+		result "not ok" "$k" "build initramfs"
+		diag_tail "$dir/initramfs.log" 30
+		pkg_release_remove "$suite" "$k"
+		return
+	fi
+	grep 'mkinitramfs:' "$dir/initramfs.log" | sed 's/^/# /' || true
+	level=$(release_level "$suite" "$k")
+	if [ "$level" = smoke ]; then
+		boot_args="scripts=$SMOKE_SCRIPTS"
+		echo "# [$k] smoke set: $SMOKE_SCRIPTS (make check-all runs everything)"
+	fi
+	KERNEL_IMAGE=$kdir/boot/vmlinuz-$k BOOT_ARGS=$boot_args \
+		guest_run "$k" "$initrd" test "$k" "$dir/console.log" "$t0"
+	KERNEL_IMAGE=$kdir/boot/vmlinuz-$k BOOT_ARGS=ipv6.disable=1 \
+		guest_run "$k" "$initrd" noipv6 "$k ipv6.disable=1" \
+		"$dir/console-noipv6.log" "$(date +%s)"
+	pkg_release_remove "$suite" "$k"
 }
 
 # guest_run KVER INITRD MODE LABEL CONSOLE_LOG T0: boot, relay results,
@@ -96,8 +172,11 @@ guest_run() {
 
 # sourced (tests/qemu/check-debug.sh): the functions only
 (return 0 2>/dev/null) && return 0
+export RELEASES=${RELEASES-bullseye trixie trixie-backports sid}
+t0=$(date +%s)
 setup
-echo "# kernels: $(matrix | tr '\n' ' ')"
+echo "# setup (packages, kernels, release chroots): $(($(date +%s) - t0))s"
+echo "# kernels: $(matrix | tr '\n' ' ')$(cut -d' ' -f2 "$root/scripts/.releases" 2>/dev/null | tr '\n' ' ')"
 mkdir -p "$BUILD"
 if ! build_tests > "$BUILD/tests.log" 2>&1; then
 	result "not ok" all "make tests"
@@ -106,9 +185,28 @@ fi
 t0=$(date +%s)
 pkg_install || true
 echo "# package build, lintian and install: $(($(date +%s) - t0))s"
+{
+	echo "Made by \`make check\` on $(date -u +%Y-%m-%d), module $(cat "$root/VERSION" 2>/dev/null || sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' "$root/debian/changelog"):"
+	echo
+	echo "| release | kernel | what ran | result | time |"
+	echo "|---|---|---|---|---|"
+} > "$BUILD/support.md"
 for k in $(matrix); do
+	p0=$passed f0=$failed t0=$(date +%s)
 	check_kernel "$k"
+	if [ "$k" = "$(matrix | head -n 1)" ] || [ "${CHECK_ALL:-0}" = 1 ]; then
+		support_row "Debian 12 bookworm" "$k" "full suite, ipv6.disable=1 boot" "$p0" "$f0" "$t0"
+	else
+		support_row "Debian 12 bookworm" "$k" "smoke set, ipv6.disable=1 boot" "$p0" "$f0" "$t0"
+	fi
 done
+while read -r suite k; do
+	p0=$passed f0=$failed t0=$(date +%s)
+	check_release "$suite" "$k" < /dev/null
+	support_row "$(release_name "$suite")" "$k" \
+		"$(release_level "$suite" "$k") $([ "$(release_level "$suite" "$k")" = full ] && echo suite || echo set), ipv6.disable=1 boot, $suite's dkms" \
+		"$p0" "$f0" "$t0"
+done < <(grep -v '^[[:space:]]*$' "$root/scripts/.releases" 2>/dev/null)
 
 # the module against upstream's espintcp (builds the reference kernel on
 # the first run: about 3.5 minutes on 2 cores), and tshark's reading
@@ -129,6 +227,7 @@ if [ "$rc" != 0 ]; then
 	diag_tail "$BUILD/interop.err" 20
 fi
 echo "# interop: $(($(date +%s) - t0))s"
+sed 's/^/# /' "$BUILD/support.md"
 pkg_remove
 echo "1..$n"
 [ "$skipped" = 0 ] || echo "# $skipped skipped (not counted as passed)"
