@@ -57,7 +57,8 @@ bool espintcp_is_tcp_state(const struct xfrm_state *x)
 
 /*
  * The live state with @x's SPI, if any: the one an UPDSA replaces with @x,
- * or the one MIGRATE cloned @x from (the clone has its old address yet).
+ * or the one MIGRATE cloned @x from while the clone has its old address
+ * (up to Linux 6.x).
  */
 static struct xfrm_state *espintcp_live_state(struct xfrm_state *x)
 {
@@ -72,6 +73,49 @@ static struct xfrm_state *espintcp_live_state(struct xfrm_state *x)
 		live = NULL;
 	}
 	return live;
+}
+
+struct espintcp_origin {
+	const struct xfrm_state *clone;
+	struct xfrm_state *found;
+};
+
+/*
+ * Under xfrm's state lock, which is taken inside states' own locks
+ * elsewhere: @s's encap is read without its lock. A racing update of its
+ * ports at worst makes the clone a UDP state.
+ */
+static int espintcp_origin_match(struct xfrm_state *s, int count, void *ptr)
+{
+	struct espintcp_origin *o = ptr;
+	const struct xfrm_state *x = o->clone;
+
+	if (s == x || s->id.spi != x->id.spi || !espintcp_is_tcp_state(s) ||
+	    s->km.state != XFRM_STATE_VALID ||
+	    s->mark.v != x->mark.v || s->mark.m != x->mark.m ||
+	    READ_ONCE(s->encap->encap_sport) != x->encap->encap_sport ||
+	    READ_ONCE(s->encap->encap_dport) != x->encap->encap_dport)
+		return 0;
+	xfrm_state_hold(s);
+	o->found = s;
+	return 1;
+}
+
+/*
+ * The TCP state MIGRATE cloned @x from, when @x has its new addresses
+ * already (Linux 7.x sets them before init_state): the one with @x's SPI,
+ * mark and encap ports. A walk of the netns's ESP states, for MIGRATE only.
+ */
+static struct xfrm_state *espintcp_migrated_from(struct xfrm_state *x)
+{
+	struct espintcp_origin o = { .clone = x };
+	struct xfrm_state_walk walk;
+	struct net *net = xs_net(x);
+
+	xfrm_state_walk_init(&walk, IPPROTO_ESP, NULL);
+	xfrm_state_walk(net, &walk, espintcp_origin_match, &o);
+	xfrm_state_walk_done(&walk, net);
+	return o.found;
 }
 
 /* @x's encap is @live's, as MIGRATE copies it when given none */
@@ -106,6 +150,8 @@ static int espintcp_wants_tcp(struct xfrm_state *x,
 	if (!x->encap)
 		return false;
 	live = espintcp_live_state(x);
+	if (!live && x->km.state == XFRM_STATE_VALID)
+		live = espintcp_migrated_from(x);
 	if (!live || live == x)
 		goto out;
 
