@@ -1,8 +1,9 @@
 #!/bin/sh
 # A TCP state keeps its encapsulation through updates and MIGRATE, as
 # upstream's do: an update that changes the encap type is refused (both
-# ways), MIGRATE without an encap keeps the TCP state a TCP state, with a
-# new encap it takes that one. And what `ip xfrm state` shows of a TCP
+# ways), MIGRATE without an encap keeps the TCP state a TCP state (where
+# the kernel keeps an omitted encap: Debian's 7.3 drops it, for every
+# state), with a new encap it takes that one. And what `ip xfrm state` shows of a TCP
 # state: its ports as ESP-in-UDP ones (README, Limitations).
 set -eu
 . /tests/netns.sh
@@ -56,19 +57,34 @@ for fam in 4 6; do
 		"espinudp $cport $sport" "$(encap_of cli "$c" "$s" "0x${fam}d01")"
 
 	# --- MIGRATE -----------------------------------------------------------
-	check_eq "$t: MIGRATE without an encap" ok \
-		"$(cli /tests/bin/xfrm_migrate "$fam" out "$c" "$s" "$c" "$s" 1 2>&1)"
-	check "$t: ... keeps the state a TCP state" tcp_listed cli "0x0000${fam}d01"
+	migrate() { cli /tests/bin/xfrm_migrate "$fam" out "$c" "$s" "$c" "$s" 1 "$@" 2>&1; }
+	check_eq "$t: MIGRATE without an encap" ok "$(migrate)"
+	if [ -n "$(encap_of cli "$c" "$s" "0x${fam}d01")" ]; then
+		# the clone inherits the encap, a TCP state's too
+		check "$t: ... keeps the state a TCP state" tcp_listed cli "0x0000${fam}d01"
+	else
+		# Debian's 7.3 drops an encap MIGRATE omits, an ESP-in-UDP
+		# state's as well: the kernel's semantics hold for TCP states
+		echo "# this kernel's MIGRATE drops an encap it is not given"
+		check "$t: ... leaves a plain ESP state, not a TCP state" \
+			not_tcp_listed cli "0x0000${fam}d01"
+		migrate espinudp 4500 4500 > /dev/null
+		migrate > /dev/null
+		check_eq "$t: ... as it does with an ESP-in-UDP state" "" \
+			"$(encap_of cli "$c" "$s" "0x${fam}d01")"
+		check_eq "$t: MIGRATE with an espintcp encap" ok \
+			"$(migrate espintcp "$cport" "$sport")"
+		check "$t: ... makes it a TCP state again" tcp_listed cli "0x0000${fam}d01"
+	fi
 	tx0=$(ctr cli esp_tx_msgs)
 	check "$t: ... and ESP still crosses in TCP: 3 pings" \
 		cli "$ping" -c 3 -i 0.2 -W 2 "$s"
 	tx_since() { echo $(($(ctr cli esp_tx_msgs) - tx0)); }
 	check_poll "$t: ... as 3 ESP frames out of cli" 3 tx_since
 	check_eq "$t: MIGRATE with an espintcp encap" ok \
-		"$(cli /tests/bin/xfrm_migrate "$fam" out "$c" "$s" "$c" "$s" 1 espintcp "$cport" "$sport" 2>&1)"
+		"$(migrate espintcp "$cport" "$sport")"
 	check "$t: ... keeps a TCP state" tcp_listed cli "0x0000${fam}d01"
-	check_eq "$t: MIGRATE with an espinudp encap" ok \
-		"$(cli /tests/bin/xfrm_migrate "$fam" out "$c" "$s" "$c" "$s" 1 espinudp 4500 4500 2>&1)"
+	check_eq "$t: MIGRATE with an espinudp encap" ok "$(migrate espinudp 4500 4500)"
 	check "$t: ... makes it an ESP-in-UDP state, as upstream" \
 		not_tcp_listed cli "0x0000${fam}d01"
 	check_eq "$t: ... with that encap" "espinudp 4500 4500" \
