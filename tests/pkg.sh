@@ -183,6 +183,22 @@ in_release() { # SUITE CMD...
 }
 
 # the module dkms built, uncompressed into DIR for the guest, in $release_ko
+# the release's own lintian on the .deb (installed in its chroot once)
+pkg_release_lintian() { # SUITE KVER DEB_IN_CHROOT
+	local suite=$1 k=$2 rc=0 out version
+	if ! in_release "$suite" sh -c 'command -v lintian > /dev/null ||
+		apt-get install -y -qq --no-install-recommends lintian' > /dev/null 2>&1; then
+		result "not ok" "$k" "$suite: apt install lintian in the $suite chroot"
+		return
+	fi
+	version=$(in_release "$suite" lintian --version 2>/dev/null)
+	out=$(in_release "$suite" lintian --fail-on error,warning "$3" 2>&1) || rc=$?
+	out=$(printf '%s\n' "$out" | grep -v 'running with root privileges' || true)
+	check_out "$k" "$suite: ${version:-lintian}: no errors or warnings" "0 " \
+		"$rc $(printf '%s\n' "$out" | grep -E '^[EW]:' || true)"
+	[ -z "$out" ] || printf '%s\n' "$out" | sed 's/^/#   lintian: /'
+}
+
 pkg_release_install() { # SUITE KVER DIR
 	local suite=$1 k=$2 dir=$3 deb chroot log rc=0 ko
 	release_ko=
@@ -191,6 +207,7 @@ pkg_release_install() { # SUITE KVER DIR
 	log=$dir/pkg-install.log
 	[ -f "$deb" ] || { result "not ok" "$k" "$suite: no $(basename "$deb") to install"; return 1; }
 	cp "$deb" "$chroot/tmp/"
+	pkg_release_lintian "$suite" "$k" "/tmp/$(basename "$deb")"
 	in_release "$suite" apt-get purge -y -qq espintcp-dkms > /dev/null 2>&1 || true
 	in_release "$suite" apt-get install -y "/tmp/$(basename "$deb")" > "$log" 2>&1 || rc=$?
 	check_out "$k" "$suite: apt install ./$(basename "$deb") with $suite's dkms ($(in_release "$suite" dpkg-query -W -f '${Version}' dkms))" 0 "$rc"
