@@ -15,6 +15,7 @@
 #   KERNEL_IMAGE=path    boot this kernel instead of /boot/vmlinuz-KVER (a
 #                        kernel that is not installed: make check-debug)
 #   QEMU_MEM=1024        the guest's memory, MiB
+#   BOOT_TRIES=1         boots that may stall before /init (see boot)
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${BUILD:-$root/build}
@@ -98,17 +99,60 @@ qemu_lock() { # CMD...
 # comes out on stdout, the kernel console goes to CONSOLE_LOG. MODE is
 # "test" or "demo" (passed to the guest init on the kernel command line);
 # BOOT_ARGS adds to the kernel command line.
+#
+# With BOOT_TRIES=N above 1, a boot whose kernel has not started /init
+# BOOT_STALL seconds (default 300) after QEMU started is killed and made
+# again, up to N boots in all; the stalled console is kept as
+# CONSOLE_LOG.stalled-TRY. Nothing of the guest has run by then. (The
+# debug kernel needs it: see check-debug.sh.)
 boot() { # KVER INITRD MODE CONSOLE_LOG
-	local accel
+	local accel try=1 watch
 	accel=$(accel_args "$1")
-	# shellcheck disable=SC2086
-	qemu_lock timeout --foreground -k 10 "$QEMU_TIMEOUT" \
-		qemu-system-x86_64 $accel -m "${QEMU_MEM:-1024}" -smp 2 \
-		-nodefaults -nographic -no-reboot \
-		-serial "file:$4" -serial stdio \
-		-kernel "${KERNEL_IMAGE:-/boot/vmlinuz-$1}" -initrd "$2" \
-		-append "console=ttyS0 panic=-1 panic_on_warn=1 oops=panic softlockup_panic=1 harness=$3 ${BOOT_ARGS:-}" \
-		</dev/null | tr -d '\r'
+	while :; do
+		rm -f "$4.stall"
+		watch=
+		if [ "${BOOT_TRIES:-1}" -gt 1 ]; then
+			boot_watch "$4" "${BOOT_STALL:-300}" &
+			watch=$!
+		fi
+		# shellcheck disable=SC2086
+		qemu_lock timeout --foreground -k 10 "$QEMU_TIMEOUT" \
+			qemu-system-x86_64 $accel -m "${QEMU_MEM:-1024}" -smp 2 \
+			-nodefaults -nographic -no-reboot \
+			-serial "file:$4" -serial stdio \
+			-kernel "${KERNEL_IMAGE:-/boot/vmlinuz-$1}" -initrd "$2" \
+			-append "console=ttyS0 panic=-1 panic_on_warn=1 oops=panic softlockup_panic=1 harness=$3 ${BOOT_ARGS:-}" \
+			</dev/null | tr -d '\r'
+		[ -z "$watch" ] || kill "$watch" 2>/dev/null || true
+		[ -f "$4.stall" ] && [ "$try" -lt "${BOOT_TRIES:-1}" ] || break
+		mv "$4" "$4.stalled-$try"
+		echo "# boot $try stalled before /init (last console line: $(tail -n 1 "$4.stalled-$try")); booting again"
+		try=$((try + 1))
+	done
+	rm -f "$4.stall"
+}
+
+# Kills the QEMU writing CONSOLE_LOG, leaving CONSOLE_LOG.stall, unless its
+# kernel starts /init within SECONDS (the wait for the QEMU lock excluded).
+boot_watch() { # CONSOLE_LOG SECONDS
+	local i=0 pid
+	until pid=$(qemu_writing "$1"); do sleep 1; done
+	while [ "$i" -lt "$2" ]; do
+		grep -aq 'Run /init as init process' "$1" 2>/dev/null && return 0
+		sleep 1
+		i=$((i + 1))
+	done
+	touch "$1.stall"
+	kill "$pid" 2>/dev/null || true
+}
+
+qemu_writing() { # CONSOLE_LOG: the pid of the QEMU whose console it is
+	local pid
+	for pid in $(pgrep -x qemu-system-x86); do
+		tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null |
+			grep -qF -- "file:$1 " && echo "$pid" && return 0
+	done
+	return 1
 }
 
 # Kernel console lines that mean trouble. Only kernel messages (they carry
