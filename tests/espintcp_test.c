@@ -882,21 +882,18 @@ static long tcpext_get(int ns, const char *name)
 #define COLLAPSE_BYTES	(COLLAPSE_IKE * 1002 + COLLAPSE_ESP * 146)
 #define COLLAPSE_MARK	"0x29"
 
-/* srv's ingress marks TCP segments COLLAPSE_MARK (@on), or stops (!@on) */
-static bool mark_tcp_in(int family, bool on)
+/*
+ * srv marks incoming TCP segments COLLAPSE_MARK (@on), or stops (!@on):
+ * at prerouting, so that TCP queues them marked
+ */
+static bool mark_tcp_in(bool on)
 {
-	char cmd[256];
+	const char *cmd = on ?
+		"ip netns exec srv nft add table inet espintcp_mark '{ chain in "
+		"{ type filter hook prerouting priority -150; "
+		"meta l4proto tcp meta mark set " COLLAPSE_MARK "; }; }'" :
+		"ip netns exec srv nft delete table inet espintcp_mark";
 
-	if (on)
-		snprintf(cmd, sizeof(cmd),
-			 "tc -n srv filter add dev veth0 ingress protocol %s "
-			 "pref 40 u32 match %s protocol 6 0xff "
-			 "action skbedit mark " COLLAPSE_MARK,
-			 family == AF_INET ? "ip" : "ipv6",
-			 family == AF_INET ? "ip" : "ip6");
-	else
-		snprintf(cmd, sizeof(cmd),
-			 "tc -n srv filter del dev veth0 ingress pref 40");
 	return CHECK(!system(cmd), "%s", cmd);
 }
 
@@ -1060,7 +1057,7 @@ static void test_esp_collapsed_marked(int family)
 		goto out;
 	if (!esp_state_in(SRV, family, c, 0x3007, "transport",
 			  "mark " COLLAPSE_MARK) ||
-	    !mark_tcp_in(family, true))
+	    !mark_tcp_in(true))
 		goto flush;
 	enter(SRV);
 	r = socket(family, SOCK_DGRAM, 0);
@@ -1108,7 +1105,7 @@ static void test_esp_collapsed_marked(int family)
 	      "XfrmInNoStates moved by %ld: ESP without the connection's mark",
 	      xfrm_stat(SRV, "XfrmInNoStates") - nostates);
 	close(r);
-	mark_tcp_in(family, false);
+	mark_tcp_in(false);
 flush:
 	esp_flush();
 out:
@@ -1330,6 +1327,12 @@ static void test_esp_udp_state(int family)
 	CHECK(!system(cmd), "%s", cmd);
 }
 
+/* until srv has a netlink socket in xfrm's groups: ip xfrm monitor's */
+#define XFRM_MONITOR_WAIT						\
+	"for i in $(seq 100); do ip netns exec srv awk "		\
+	"'$2 == 6 && $4 != \"00000000\" { f = 1 } END { exit !f }' "	\
+	"/proc/net/netlink && break; sleep 0.05; done"
+
 /*
  * CVE-2026-46300: bytes spliced into a TCP socket from a file stay the
  * file's page cache pages all the way to the receiver over veth. ESP frames
@@ -1394,7 +1397,8 @@ static void test_esp_spliced(int family)
 	close2(c, s);
 	/* the state's encap ports are not the connection's: a mapping event */
 	CHECK(!system("ip -n srv xfrm monitor > /tmp/mapping.out 2>&1 & "
-		      "echo $! > /tmp/mapping.pid; sleep 0.3"), "ip xfrm monitor");
+		      "echo $! > /tmp/mapping.pid; " XFRM_MONITOR_WAIT),
+	      "ip xfrm monitor");
 	if (espintcp_pair(family, ULP_SRV, &c, &s)) {
 		failed = true;
 		goto file;
