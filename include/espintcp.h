@@ -13,6 +13,7 @@
 #include <linux/skbuff.h>
 #include <linux/interrupt.h>
 #include <net/inet_connection_sock.h>
+#include <net/netns/generic.h>
 #include <net/sock.h>
 #include <net/strparser.h>
 #include <net/xfrm.h>
@@ -31,7 +32,7 @@ struct espintcp_sock {
 
 	struct sk_buff_head ike_queue;	/* whole IKE messages for recvmsg */
 	atomic_t ike_mem;		/* their truesize */
-	/* the newest segment's mark and DSCP, for ESP input (xfrm.c) */
+	/* the newest segment's mark and DSCP, for ESP input (input.c) */
 	u32 rx_mark;
 	u8 rx_dscp;
 
@@ -105,8 +106,27 @@ void espintcp_net_stat_add(struct net *net, enum espintcp_stat stat,
 			   unsigned long n);
 void espintcp_net_states_add(struct net *net, long n);
 bool espintcp_net_has_states(struct net *net);
-int espintcp_stats_init(void);
-void espintcp_stats_exit(void);
+int espintcp_stats_net_init(struct net *net);
+void espintcp_stats_net_exit(struct net *net);
+
+/*
+ * main.c: the module's per-netns data. The counters are per CPU: the data
+ * path bumps them for every frame. The gauge of TCP states is read for
+ * every packet at LOCAL_OUT and changes only with the states, so it is
+ * one atomic.
+ */
+struct espintcp_mib;
+struct espintcp_net {
+	struct espintcp_mib __percpu *mib;
+	atomic_long_t tcp_states;
+};
+
+extern unsigned int espintcp_net_id;
+
+static inline struct espintcp_net *espintcp_net(const struct net *net)
+{
+	return net_generic(net, espintcp_net_id);
+}
 
 /* ulp.c */
 int espintcp_ulp_init(void);
@@ -115,16 +135,20 @@ void espintcp_ulp_exit(void);
 void espintcp_data_ready(struct sock *sk);
 struct espintcp_sock *espintcp_sk_rcu(const struct sock *sk);
 
-/* xfrm.c: ESP states with TCP encapsulation, and ESP input */
+/* xfrm.c: ESP states with TCP encapsulation (the ESP type swap) */
 int espintcp_xfrm_init(void);
 void espintcp_xfrm_start(void);
 void espintcp_xfrm_exit(void);
 bool espintcp_is_tcp_state(const struct xfrm_state *x);
 int espintcp_init_state(struct xfrm_state *x, struct netlink_ext_ack *extack);
-int espintcp_states_show(struct seq_file *seq, void *v);
+int espintcp_xfrm_net_init(struct net *net);
+void espintcp_xfrm_net_exit(struct net *net);
+
+/* input.c: ESP from the stream into xfrm */
 void espintcp_esp_rcv(struct espintcp_sock *esk, struct sk_buff *skb);
 bool espintcp_esp_note_segment(struct espintcp_sock *esk,
 			       const struct sk_buff *skb);
+bool espintcp_input_owns(const struct sk_buff *skb);
 
 /* output.c: ESP from xfrm diverted into the TCP connection */
 void espintcp_output_divert(struct xfrm_state *x, struct sk_buff *skb,

@@ -3,13 +3,15 @@
  * espintcp: RFC 8229 TCP encapsulation of IKE and ESP for kernels built
  * without CONFIG_INET_ESPINTCP, with the upstream userspace API.
  *
- * Userspace reaches the module through the ESP type and the ULP as soon as
- * they are registered, while init can still fail. Both refuse TCP states
- * and sockets until init is done, and a failed init waits for whoever is
- * still calling into the module before it lets the kernel free it.
+ * Module and per-netns setup. Userspace reaches the module through the
+ * ESP type and the ULP as soon as they are registered, while init can
+ * still fail. Both refuse TCP states and sockets until init is done, and a
+ * failed init waits for whoever is still calling into the module before it
+ * lets the kernel free it.
  */
 #include <linux/delay.h>
 #include <linux/module.h>
+#include <net/net_namespace.h>
 #include <net/tcp.h>
 
 #include "espintcp.h"
@@ -18,6 +20,45 @@ static bool test_fail_init;
 module_param(test_fail_init, bool, 0);
 MODULE_PARM_DESC(test_fail_init,
 		 "test only: fail init after everything is registered");
+
+unsigned int espintcp_net_id __read_mostly;
+
+/* counters, /proc/net/espintcp_states, the LOCAL_OUT hooks */
+static int __net_init espintcp_net_init(struct net *net)
+{
+	int err;
+
+	err = espintcp_stats_net_init(net);
+	if (err)
+		return err;
+	err = espintcp_xfrm_net_init(net);
+	if (err)
+		goto out_stats;
+	err = espintcp_output_net_init(net);
+	if (err)
+		goto out_xfrm;
+	return 0;
+
+out_xfrm:
+	espintcp_xfrm_net_exit(net);
+out_stats:
+	espintcp_stats_net_exit(net);
+	return err;
+}
+
+static void __net_exit espintcp_net_exit(struct net *net)
+{
+	espintcp_output_net_exit(net);
+	espintcp_xfrm_net_exit(net);
+	espintcp_stats_net_exit(net);
+}
+
+static struct pernet_operations espintcp_net_ops = {
+	.init = espintcp_net_init,
+	.exit = espintcp_net_exit,
+	.id   = &espintcp_net_id,
+	.size = sizeof(struct espintcp_net),
+};
 
 /*
  * The callers that found the ESP type or the ULP before they went away
@@ -35,17 +76,17 @@ static int __init espintcp_init(void)
 {
 	int err;
 
-	err = espintcp_stats_init();
+	err = register_pernet_subsys(&espintcp_net_ops);
 	if (err)
 		return err;
 
 	err = espintcp_xfrm_init();
 	if (err)
-		goto out_stats;
+		goto out_net;
 
 	err = espintcp_ulp_init();
 	if (err == -EEXIST) {
-		pr_err("espintcp: this kernel already provides the espintcp ULP (CONFIG_INET_ESPINTCP); the module is not needed\n");
+		pr_err("this kernel already provides the espintcp ULP (CONFIG_INET_ESPINTCP); the module is not needed\n");
 		/* modprobe would take EEXIST for "already loaded": success */
 		err = -EBUSY;
 	}
@@ -55,7 +96,7 @@ static int __init espintcp_init(void)
 	if (test_fail_init) {
 		/* long enough for racing setsockopt and state adds to get in */
 		msleep(500);
-		pr_info("espintcp: failing init, as test_fail_init asks\n");
+		pr_info("failing init, as test_fail_init asks\n");
 		err = -EIO;
 		goto out_ulp;
 	}
@@ -69,8 +110,8 @@ out_ulp:
 out_xfrm:
 	espintcp_xfrm_exit();
 	espintcp_wait_callers();
-out_stats:
-	espintcp_stats_exit();
+out_net:
+	unregister_pernet_subsys(&espintcp_net_ops);
 	return err;
 }
 
@@ -78,7 +119,7 @@ static void __exit espintcp_exit(void)
 {
 	espintcp_ulp_exit();
 	espintcp_xfrm_exit();
-	espintcp_stats_exit();
+	unregister_pernet_subsys(&espintcp_net_ops);
 }
 
 module_init(espintcp_init);

@@ -1,29 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Per-netns counters, one "name value" line each in /proc/net/espintcp,
- * and the per-netns setup that goes with them (/proc/net/espintcp_states,
- * the output hooks).
+ * Per-netns counters, one "name value" line each in /proc/net/espintcp.
  */
 #include <linux/percpu.h>
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 #include <net/net_namespace.h>
-#include <net/netns/generic.h>
 
 #include "espintcp.h"
 
 struct espintcp_mib {
 	unsigned long v[ESPINTCP_NR_STATS];
-};
-
-/*
- * The counters are per CPU: the data path bumps them for every frame. The
- * gauge of TCP states is read for every packet at LOCAL_OUT and changes
- * only with the states, so it is one atomic.
- */
-struct espintcp_net {
-	struct espintcp_mib __percpu *mib;
-	atomic_long_t tcp_states;
 };
 
 static const char *const espintcp_stat_names[ESPINTCP_NR_STATS] = {
@@ -47,13 +34,6 @@ static const char *const espintcp_stat_names[ESPINTCP_NR_STATS] = {
 	[ESPINTCP_TX_DROP_NOSOCK]	 = "tx_drop_nosock",
 	[ESPINTCP_TX_DROP_QUEUE_FULL]	 = "tx_drop_queue_full",
 };
-
-static unsigned int espintcp_net_id __read_mostly;
-
-static struct espintcp_net *espintcp_net(struct net *net)
-{
-	return net_generic(net, espintcp_net_id);
-}
 
 void espintcp_net_stat_add(struct net *net, enum espintcp_stat stat,
 			   unsigned long n)
@@ -101,55 +81,23 @@ static int espintcp_stats_show(struct seq_file *seq, void *v)
 	return 0;
 }
 
-static int __net_init espintcp_net_init(struct net *net)
+int espintcp_stats_net_init(struct net *net)
 {
 	struct espintcp_net *en = espintcp_net(net);
-	int err = -ENOMEM;
 
 	en->mib = alloc_percpu(struct espintcp_mib);
 	if (!en->mib)
 		return -ENOMEM;
 	if (!proc_create_net_single("espintcp", 0444, net->proc_net,
-				    espintcp_stats_show, NULL))
-		goto out_mib;
-	/* SPIs and ports: for whoever may run "ip xfrm state" (netns root) */
-	if (!proc_create_net_single("espintcp_states", 0400, net->proc_net,
-				    espintcp_states_show, NULL))
-		goto out_stats;
-
-	err = espintcp_output_net_init(net);
-	if (!err)
-		return 0;
-
-	remove_proc_entry("espintcp_states", net->proc_net);
-out_stats:
-	remove_proc_entry("espintcp", net->proc_net);
-out_mib:
-	free_percpu(en->mib);
-	return err;
+				    espintcp_stats_show, NULL)) {
+		free_percpu(en->mib);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
-static void __net_exit espintcp_net_exit(struct net *net)
+void espintcp_stats_net_exit(struct net *net)
 {
-	espintcp_output_net_exit(net);
-	remove_proc_entry("espintcp_states", net->proc_net);
 	remove_proc_entry("espintcp", net->proc_net);
 	free_percpu(espintcp_net(net)->mib);
-}
-
-static struct pernet_operations espintcp_net_ops = {
-	.init = espintcp_net_init,
-	.exit = espintcp_net_exit,
-	.id   = &espintcp_net_id,
-	.size = sizeof(struct espintcp_net),
-};
-
-int espintcp_stats_init(void)
-{
-	return register_pernet_subsys(&espintcp_net_ops);
-}
-
-void espintcp_stats_exit(void)
-{
-	unregister_pernet_subsys(&espintcp_net_ops);
 }

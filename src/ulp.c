@@ -139,7 +139,7 @@ static struct espintcp_protos *espintcp_get_protos(struct sock *sk)
 	}
 
 	if (sk->sk_prot != p->base_prot || sk->sk_socket->ops != p->base_ops) {
-		pr_warn_ratelimited("espintcp: socket does not use the kernel's plain TCP operations (another protocol layered on it?)\n");
+		pr_warn_ratelimited("socket does not use the kernel's plain TCP operations (another protocol layered on it?)\n");
 		return ERR_PTR(-EOPNOTSUPP);
 	}
 	return p;

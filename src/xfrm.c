@@ -1,25 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * ESP states with TCP encapsulation, on kernels whose esp4/esp6 reject
- * encap type TCP_ENCAP_ESPINTCP.
+ * encap type TCP_ENCAP_ESPINTCP: the control plane.
  *
  * The registered ESP xfrm type of each family is replaced by a copy whose
  * init_state accepts TCP encapsulation. Such a state is set up by esp4/esp6
  * as ESP-in-UDP on the same ports: the UDP header it then writes is where
- * output.c puts the 2-byte length, and ESP from the stream is handed to
- * xfrm behind the IP and UDP headers it would have had as ESP-in-UDP, so
- * NAT mapping changes reach the IKE daemon as for any encapsulated state.
- * TCP states keep the copy as their type, which tells them apart and pins
- * this module; every other state gets the original type back and does not
- * depend on the module.
+ * output.c puts the 2-byte length, and input.c hands ESP from the stream
+ * to xfrm as ESP-in-UDP. TCP states keep the copy as their type, which
+ * tells them apart and pins this module; every other state gets the
+ * original type back and does not depend on the module.
  */
-#include <linux/etherdevice.h>
 #include <linux/module.h>
+#include <linux/proc_fs.h>
 #include <linux/seq_file.h>
-#include <linux/udp.h>
-#include <net/dsfield.h>
-#include <net/inet_ecn.h>
-#include <net/ip.h>
 #include <net/ipv6.h>
 #include <net/xfrm.h>
 
@@ -35,9 +29,6 @@ static struct espintcp_type espintcp_types[] = {
 	{ .family = AF_INET },
 	{ .family = AF_INET6 },
 };
-
-/* the ESP message espintcp_esp_rcv() is handing to xfrm on this CPU */
-static DEFINE_PER_CPU(const struct sk_buff *, espintcp_rx_skb);
 
 /*
  * TCP states are refused until the module is wholly set up: nothing may
@@ -188,7 +179,7 @@ not_tcp:
  */
 static int espintcp_state_input(struct xfrm_state *x, struct sk_buff *skb)
 {
-	if (__this_cpu_read(espintcp_rx_skb) != skb)
+	if (!espintcp_input_owns(skb))
 		return -EINVAL;
 	return espintcp_type_of(x->props.family)->orig->input(x, skb);
 }
@@ -241,7 +232,7 @@ static int espintcp_wrap(struct espintcp_type *et)
 		orig = NULL;
 	rcu_read_unlock();
 	if (!orig) {
-		pr_err("espintcp: no ESP for %s: is %s available?\n",
+		pr_err("no ESP for %s: is %s available?\n",
 		       et->family == AF_INET ? "IPv4" : "IPv6",
 		       et->family == AF_INET ? "esp4" : "esp6");
 		return -ENOENT;
@@ -259,7 +250,7 @@ static int espintcp_wrap(struct espintcp_type *et)
 	t0 = ktime_get();
 	xfrm_unregister_type(orig, et->family);
 	err = xfrm_register_type(&et->type, et->family);
-	pr_debug("espintcp: ESP type swapped in %lld ns\n",
+	pr_debug("ESP type swapped in %lld ns\n",
 		 ktime_to_ns(ktime_sub(ktime_get(), t0)));
 	if (err) {
 		xfrm_register_type(orig, et->family);
@@ -292,7 +283,7 @@ int espintcp_xfrm_init(void)
 
 	for (i = 0; i < ARRAY_SIZE(espintcp_types); i++) {
 		if (espintcp_family_off(espintcp_types[i].family)) {
-			pr_info("espintcp: IPv6 is disabled: serving IPv4 only\n");
+			pr_info("IPv6 is disabled: serving IPv4 only\n");
 			continue;
 		}
 		err = espintcp_wrap(&espintcp_types[i]);
@@ -338,7 +329,7 @@ static int espintcp_state_show(struct xfrm_state *x, int count, void *ptr)
 }
 
 /* /proc/net/espintcp_states: "src dst spi sport dport", one TCP state each */
-int espintcp_states_show(struct seq_file *seq, void *v)
+static int espintcp_states_show(struct seq_file *seq, void *v)
 {
 	struct net *net = seq_file_single_net(seq);
 	struct xfrm_state_walk walk;
@@ -349,245 +340,16 @@ int espintcp_states_show(struct seq_file *seq, void *v)
 	return 0;
 }
 
-/* ESP from a TCP stream is for TCP states only, as upstream checks */
-static bool espintcp_for_udp_state(struct net *net, struct sk_buff *skb)
+int espintcp_xfrm_net_init(struct net *net)
 {
-	const xfrm_address_t *daddr;
-	unsigned short family;
-	struct xfrm_state *x;
-	__be32 spi;
-	bool udp;
-
-	if (skb->protocol == htons(ETH_P_IPV6)) {
-		family = AF_INET6;
-		daddr = (const xfrm_address_t *)&ipv6_hdr(skb)->daddr;
-	} else {
-		family = AF_INET;
-		daddr = (const xfrm_address_t *)&ip_hdr(skb)->daddr;
-	}
-	if (skb_copy_bits(skb, 0, &spi, sizeof(spi)))
-		return false;
-
-	x = xfrm_state_lookup(net, skb->mark, daddr, spi, IPPROTO_ESP, family);
-	if (!x)
-		return false;	/* xfrm counts it: XfrmInNoStates */
-	/*
-	 * A state not yet valid (the SPI of a Child SA being negotiated) is
-	 * xfrm's to drop and count, as for upstream: XfrmAcquireError.
-	 */
-	udp = x->km.state == XFRM_STATE_VALID && !espintcp_is_tcp_state(x);
-	xfrm_state_put(x);
-	return udp;
+	/* SPIs and ports: for whoever may run "ip xfrm state" (netns root) */
+	if (!proc_create_net_single("espintcp_states", 0400, net->proc_net,
+				    espintcp_states_show, NULL))
+		return -ENOMEM;
+	return 0;
 }
 
-/* the connection runs over IPv6, not over IPv4 or v4-mapped addresses */
-static bool espintcp_sk_ipv6(const struct sock *sk)
+void espintcp_xfrm_net_exit(struct net *net)
 {
-#if IS_ENABLED(CONFIG_IPV6)
-	return sk->sk_family == AF_INET6 &&
-	       !ipv6_addr_v4mapped(&sk->sk_v6_daddr);
-#else
-	return false;
-#endif
-}
-
-static void espintcp_push_ip6(struct sock *sk, struct sk_buff *skb, u8 dscp)
-{
-	struct ipv6hdr *ip6h = skb_push(skb, sizeof(*ip6h));
-
-	ip6_flow_hdr(ip6h, dscp, 0);
-	ip6h->payload_len = htons(skb->len - sizeof(*ip6h) -
-				  sizeof(struct udphdr));
-	ip6h->nexthdr = IPPROTO_UDP;
-	ip6h->hop_limit = IPV6_DEFAULT_HOPLIMIT;
-	ip6h->saddr = sk->sk_v6_daddr;
-	ip6h->daddr = sk->sk_v6_rcv_saddr;
-	skb->protocol = htons(ETH_P_IPV6);
-}
-
-static void espintcp_push_ip4(struct sock *sk, struct sk_buff *skb, u8 dscp)
-{
-	struct iphdr *iph = skb_push(skb, sizeof(*iph));
-
-	iph->version = 4;
-	iph->ihl = sizeof(*iph) / 4;
-	iph->tos = dscp;
-	iph->tot_len = htons(skb->len - sizeof(struct udphdr));
-	iph->id = 0;
-	iph->frag_off = 0;
-	iph->ttl = IPDEFTTL;
-	iph->protocol = IPPROTO_UDP;
-	iph->saddr = inet_sk(sk)->inet_daddr;
-	iph->daddr = inet_sk(sk)->inet_rcv_saddr;
-	ip_send_check(iph);
-	skb->protocol = htons(ETH_P_IP);
-}
-
-/* the largest ESP an ESP-in-UDP packet of the connection's family holds */
-static unsigned int espintcp_esp_max(bool ip6)
-{
-	return IP_MAX_MTU - sizeof(struct udphdr) -
-	       (ip6 ? 0 : sizeof(struct iphdr));
-}
-
-/*
- * Tunnel mode puts the link header back in front of the inner packet, for
- * taps on the device; the segment's may be gone, so it is made up: to the
- * device's address, from none.
- */
-static void espintcp_push_eth(struct sk_buff *skb,
-			      const struct net_device *dev)
-{
-	struct ethhdr *eth = skb_push(skb, ETH_HLEN);
-
-	ether_addr_copy(eth->h_dest, dev->dev_addr);
-	eth_zero_addr(eth->h_source);
-	eth->h_proto = skb->protocol;
-	skb_reset_mac_header(skb);
-	skb->mac_len = ETH_HLEN;
-	__skb_pull(skb, ETH_HLEN);
-}
-
-/*
- * A copy of the ESP at @skb->data, behind the IP and UDP headers it would
- * have come with as ESP-in-UDP, made from the connection's addresses and
- * ports and the segment's DSCP (decap-dscp copies it inward; ECN is TCP's,
- * which answers it itself); the copy is as xfrm4/6_udp_encap_rcv() hand a
- * packet on: lengths without the UDP header, data and transport header at
- * the SPI.
- *
- * The segment's own headers cannot serve: TCP collapses its queue under
- * memory pressure into new buffers that have none, and no device. The
- * bytes are copied because ESP decrypts in place, and because the message
- * may otherwise hold a whole segment's buffer for a few bytes, which the
- * socket the packet is delivered to would be charged for. The copy is one
- * packet: what TCP's receive offload recorded about the segment goes.
- */
-static struct sk_buff *espintcp_esp_headers(struct sock *sk,
-					    struct sk_buff *skb, bool ip6,
-					    const struct net_device *dev,
-					    u8 dscp)
-{
-	bool eth = dev->type == ARPHRD_ETHER;
-	unsigned int hlen = (ip6 ? sizeof(struct ipv6hdr) :
-				   sizeof(struct iphdr)) + sizeof(struct udphdr);
-	struct sk_buff *nskb;
-	struct udphdr *uh;
-
-	nskb = skb_copy_expand(skb, hlen + (eth ? ETH_HLEN : 0), 0,
-			       GFP_ATOMIC);
-	consume_skb(skb);
-	if (!nskb)
-		return NULL;
-	skb = nskb;
-	skb_gso_reset(skb);
-	skb->ip_summed = CHECKSUM_NONE;
-	memset(skb->cb, 0, sizeof(skb->cb));
-
-	uh = skb_push(skb, sizeof(*uh));
-	uh->source = inet_sk(sk)->inet_dport;
-	uh->dest = inet_sk(sk)->inet_sport;
-	uh->len = htons(skb->len);
-	uh->check = 0;
-	if (ip6)
-		espintcp_push_ip6(sk, skb, dscp);
-	else
-		espintcp_push_ip4(sk, skb, dscp);
-	skb_reset_network_header(skb);
-	if (eth) {
-		espintcp_push_eth(skb, dev);
-	} else {
-		skb_reset_mac_header(skb);
-		skb->mac_len = 0;
-	}
-	__skb_pull(skb, hlen);
-	skb_reset_transport_header(skb);
-	return skb;
-}
-
-/*
- * Takes the mark and DSCP of @skb, a buffer of the connection's receive
- * queue or one cut from it, for the connection's, unless TCP collapsed it:
- * TCP copies segments into new buffers under memory pressure, without
- * their headers, mark or device. ESP cut from those has the connection's.
- * Returns whether @skb had them.
- */
-bool espintcp_esp_note_segment(struct espintcp_sock *esk,
-			       const struct sk_buff *skb)
-{
-	u8 dsfield;
-
-	if (!skb->skb_iif)
-		return false;
-	if (espintcp_sk_ipv6(esk->sk))
-		dsfield = ipv6_get_dsfield(ipv6_hdr(skb));
-	else
-		dsfield = ipv4_get_dsfield(ip_hdr(skb));
-	WRITE_ONCE(esk->rx_mark, skb->mark);
-	WRITE_ONCE(esk->rx_dscp, dsfield & ~INET_ECN_MASK);
-	return true;
-}
-
-/* @skb is one ESP message from the stream, data at the SPI */
-void espintcp_esp_rcv(struct espintcp_sock *esk, struct sk_buff *skb)
-{
-	struct sock *sk = esk->sk;
-	bool ip6 = espintcp_sk_ipv6(sk);
-	struct net *net = sock_net(sk);
-	struct net_device *dev;
-	int ifindex;
-
-	if (skb->len > espintcp_esp_max(ip6)) {
-		XFRM_INC_STATS(net, LINUX_MIB_XFRMINHDRERROR);
-		espintcp_stat_add(sk, ESPINTCP_RX_DROP_TOO_LONG, 1);
-		kfree_skb(skb);
-		return;
-	}
-
-	if (!espintcp_esp_note_segment(esk, skb))
-		skb->mark = READ_ONCE(esk->rx_mark);
-
-	rcu_read_lock();
-	/* a collapsed buffer lost the device: the connection's is the same */
-	ifindex = skb->skb_iif ?: espintcp_rx_dst_ifindex(sk);
-	dev = dev_get_by_index_rcu(net, ifindex);
-	if (!dev) {
-		espintcp_stat_add(sk, ESPINTCP_RX_DROP_NODEV, 1);
-		kfree_skb(skb);
-		goto out;
-	}
-
-	skb = espintcp_esp_headers(sk, skb, ip6, dev, READ_ONCE(esk->rx_dscp));
-	if (!skb) {
-		espintcp_stat_add(sk, ESPINTCP_RX_DROP_NOMEM, 1);
-		goto out;
-	}
-	if (espintcp_for_udp_state(net, skb)) {
-		espintcp_stat_add(sk, ESPINTCP_RX_DROP_NOT_TCP_STATE, 1);
-		kfree_skb(skb);
-		goto out;
-	}
-	skb->dev = dev;
-	skb->skb_iif = ifindex;
-
-	local_bh_disable();
-	/*
-	 * xfrm calls the state's type's input before it returns. What it
-	 * returns needs no handling: only without CONFIG_NETFILTER (which
-	 * kconfig-check.sh requires) does transport mode hand the packet
-	 * back for the caller to deliver.
-	 */
-	__this_cpu_write(espintcp_rx_skb, skb);
-	if (skb->protocol == htons(ETH_P_IPV6)) {
-		IP6CB(skb)->iif = ifindex;
-		IP6CB(skb)->nhoff = offsetof(struct ipv6hdr, nexthdr);
-		xfrm6_rcv_encap(skb, IPPROTO_ESP, 0, UDP_ENCAP_ESPINUDP);
-	} else {
-		IPCB(skb)->iif = ifindex;
-		xfrm4_rcv_encap(skb, IPPROTO_ESP, 0, UDP_ENCAP_ESPINUDP);
-	}
-	__this_cpu_write(espintcp_rx_skb, NULL);
-	local_bh_enable();
-out:
-	rcu_read_unlock();
+	remove_proc_entry("espintcp_states", net->proc_net);
 }
