@@ -12,6 +12,7 @@
 
 #include <linux/skbuff.h>
 #include <linux/interrupt.h>
+#include <linux/module.h>
 #include <net/inet_connection_sock.h>
 #include <net/netns/generic.h>
 #include <net/sock.h>
@@ -135,11 +136,21 @@ void espintcp_ulp_exit(void);
 void espintcp_data_ready(struct sock *sk);
 struct espintcp_sock *espintcp_sk_rcu(const struct sock *sk);
 
-/* xfrm.c: ESP states with TCP encapsulation (the ESP type swap) */
+/*
+ * xfrm.c: ESP states with TCP encapsulation (the ESP type swap). A TCP
+ * state keeps this module's copy of the ESP type; every other state,
+ * larval ones aside (no type yet), has a type of another module.
+ */
+static inline bool espintcp_is_tcp_state(const struct xfrm_state *x)
+{
+	const struct xfrm_type *type = READ_ONCE(x->type);
+
+	return type && type->owner == THIS_MODULE;
+}
+
 int espintcp_xfrm_init(void);
 void espintcp_xfrm_start(void);
 void espintcp_xfrm_exit(void);
-bool espintcp_is_tcp_state(const struct xfrm_state *x);
 int espintcp_init_state(struct xfrm_state *x, struct netlink_ext_ack *extack);
 int espintcp_xfrm_net_init(struct net *net);
 void espintcp_xfrm_net_exit(struct net *net);

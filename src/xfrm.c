@@ -41,11 +41,6 @@ static struct espintcp_type *espintcp_type_of(unsigned short family)
 	return &espintcp_types[family == AF_INET6];
 }
 
-bool espintcp_is_tcp_state(const struct xfrm_state *x)
-{
-	return x->type == &espintcp_type_of(x->props.family)->type;
-}
-
 /* the live state an UPDSA replaces with @x, if any */
 static struct xfrm_state *espintcp_live_state(struct xfrm_state *x)
 {
