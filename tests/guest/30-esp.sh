@@ -69,6 +69,11 @@ for fam in 4 6; do
 		else
 			not_ok "$t: espintcp connection"
 		fi
+		# how an operator finds the tunnel's connection (README)
+		check_eq "$t: ss -tie names the ULP of both ends" \
+			"tcp-ulp-espintcp tcp-ulp-espintcp" \
+			"$(for ns in cli srv; do ip netns exec "$ns" ss -tieH state established |
+				grep -o 'tcp-ulp-espintcp'; done | tr '\n' ' ' | sed 's/ $//')"
 		sa_pair "$mode" "$fam" "$c" "$s" "0x$run""01" "0x$run""02" "$cport" "$sport"
 		check_eq "$t: both states are TCP states" "2 2" \
 			"$(ctr cli tcp_states) $(ctr srv tcp_states)"
