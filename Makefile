@@ -77,7 +77,7 @@ interop:
 	tests/qemu/interop.sh
 
 DURATION ?= 300
-FUZZ_KVER = $(if $(filter command line,$(origin KVER)),$(KVER),$(shell head -n 1 scripts/.matrix 2>/dev/null))
+FUZZ_KVER = $(if $(filter command line,$(origin KVER)),$(KVER),$(shell head -n 1 build/matrix 2>/dev/null))
 fuzz:
 	BOOT_ARGS="fuzz_seconds=$(DURATION) script_timeout=$$(($(DURATION) + 120)) fuzz_seed=$(or $(SEED),$$(od -An -N4 -tu4 /dev/urandom | tr -d ' '))" \
 	QEMU_TIMEOUT=$$(($(DURATION) + 300)) \

@@ -4,11 +4,12 @@
 # headers of the test matrix (Debian's 6.1 line and the newest 6.12 line the
 # mirror carries). Safe to run again; it only installs what is missing.
 #
-# Prints the matrix (one kernel release per line) to scripts/.matrix, and
-# the other Debian releases' kernels ("SUITE KVER") to scripts/.releases.
+# Prints the matrix (one kernel release per line) to build/matrix, and
+# the other Debian releases' kernels ("SUITE KVER") to build/releases.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
+out=${BUILD:-$here/../build}
 export DEBIAN_FRONTEND=noninteractive
 
 newest_612() {
@@ -34,6 +35,7 @@ k612=$(newest_612)
 pkgs="build-essential make gcc bc kmod cpio xz-utils zstd busybox-static
       qemu-system-x86 iproute2 iperf3 nftables sparse git
       dkms dh-dkms debhelper lintian openssl tcpdump tshark debootstrap curl
+      shellcheck linux-source-6.1
       linux-image-amd64 linux-headers-amd64
       linux-image-$k612-unsigned linux-headers-$k612"
 
@@ -48,12 +50,20 @@ if [ -n "$missing" ]; then
 	sudo_ apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
+# checkpatch.pl (make lint) from the source tarball, which has no headers
+# package of its own
+src=/usr/src/linux-source-6.1
+if [ ! -x "$src/scripts/checkpatch.pl" ]; then
+	sudo_ tar -C /usr/src -xf "$src.tar.xz" linux-source-6.1/scripts
+fi
+
 # The 6.1 line: the release linux-image-amd64 depends on.
 k61=$(dpkg-query -W -f='${Depends}' linux-image-amd64 |
 	sed -n 's/.*linux-image-\(6\.1\.0-[0-9]*-amd64\).*/\1/p')
 [ -n "$k61" ] || { echo "setup: cannot tell which 6.1 kernel linux-image-amd64 is" >&2; exit 1; }
 
-printf '%s\n%s\n' "$k61" "$k612" > "$here/.matrix"
+mkdir -p "$out"
+printf '%s\n%s\n' "$k61" "$k612" > "$out/matrix"
 echo "setup: kernel matrix: $k61 $k612"
 
 # libreswan for the guest (unpacked, not installed) and its libraries
@@ -62,20 +72,20 @@ echo "setup: kernel matrix: $k61 $k612"
 # With RELEASES="bullseye trixie ..." (make check sets it): Debian's other
 # releases, the newest kernel of each, with a chroot of the release whose
 # compiler and dkms build the module for it (release-chroot.sh), as "SUITE
-# KVER" lines in scripts/.releases. A release the mirror lacks is skipped,
+# KVER" lines in build/releases. A release the mirror lacks is skipped,
 # saying so. The mirror here is a frozen copy whose sid Release file is
 # past its Valid-Until date: its signature is still checked, its age is
 # not (ALLOW_EXPIRED=0 to refuse).
 [ -n "${RELEASES+set}" ] || exit 0
-: > "$here/.releases.tmp"
+: > "$out/releases.tmp"
 for suite in $RELEASES; do
 	rc=0
 	kver=$(ALLOW_EXPIRED=${ALLOW_EXPIRED:-1} "$here/release-chroot.sh" "$suite") || rc=$?
 	if [ "$rc" = 0 ]; then
-		echo "$suite $kver" >> "$here/.releases.tmp"
+		echo "$suite $kver" >> "$out/releases.tmp"
 	else
 		echo "setup: $suite: skipped (release-chroot.sh exit $rc)" >&2
 	fi
 done
-mv "$here/.releases.tmp" "$here/.releases"
-echo "setup: releases: $(tr '\n' ' ' < "$here/.releases")"
+mv "$out/releases.tmp" "$out/releases"
+echo "setup: releases: $(tr '\n' ' ' < "$out/releases")"

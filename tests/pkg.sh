@@ -1,6 +1,6 @@
 # The Debian package and dkms, on the host: part of make check (check.sh
 # sources this; bash). It needs root and changes the machine: it installs
-# espintcp-dkms, which builds the module for every kernel in scripts/.matrix,
+# espintcp-dkms, which builds the module for every kernel in build/matrix,
 # and removes it again at the end.
 #
 #   pkg_install    build the .deb, lintian, the kernel-config refusals,
@@ -169,7 +169,7 @@ pkg_remove() {
 	done
 }
 
-# The package in the chroot of another Debian release (scripts/.releases,
+# The package in the chroot of another Debian release (build/releases,
 # scripts/release-chroot.sh): installed with that release's apt, the module
 # built by its dkms for its kernel. In a chroot `uname -r` is the host's, so
 # dkms is asked for the kernel by name if the install did not build it.

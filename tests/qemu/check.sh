@@ -1,6 +1,6 @@
 #!/bin/bash
 # make check: build and install the Debian package, which has dkms build
-# espintcp.ko for every kernel in scripts/.matrix (tests/pkg.sh); then boot
+# espintcp.ko for every kernel in build/matrix (tests/pkg.sh); then boot
 # each kernel in QEMU on a busybox initramfs with the module dkms built, run
 # the guest tests, and remove the package. Results are numbered TAP lines
 # ("ok N - [KVER] desc").
@@ -78,7 +78,7 @@ SMOKE_SCRIPTS=05-kernel.sh,10-load.sh,11-topology.sh,20-ulp.sh,30-esp.sh
 # on the others, Debian 12's included (check_kernel)
 release_level() { # SUITE KVER
 	if [ "${CHECK_ALL:-0}" = 1 ] || [ "$1" = trixie ] ||
-		[ "$2" = "$(cut -d' ' -f2 "$root/scripts/.releases" | grep '^7\.' | sort -V | tail -n 1)" ]; then
+		[ "$2" = "$(cut -d' ' -f2 "$BUILD/releases" | grep '^7\.' | sort -V | tail -n 1)" ]; then
 		echo full
 	else
 		echo smoke
@@ -95,22 +95,42 @@ release_name() { # SUITE
 	esac
 }
 
-# A kernel of another Debian release (scripts/.releases): its chroot builds
+# A kernel of another Debian release (build/releases): its chroot builds
 # the module W=1 with the release's compiler, and the test modules; the
 # package goes into the chroot, whose dkms builds the module under test.
 # The kernel boots from its unpacked image package.
+# make W=1 in the release's chroot, with its compiler: first thing in the
+# run (lint_first), so that a warning fails it within minutes
+declare -A release_built
+release_build() { # SUITE KVER
+	local suite=$1 k=$2 dir="$BUILD/qemu/$2" rc=0
+	mkdir -p "$dir"
+	"$root/scripts/release-build.sh" "$suite" W=1 > "$dir/build.log" 2>&1 || rc=$?
+	check_out "$k" "$suite: make W=1 in the $suite chroot" 0 "$rc"
+	[ "$rc" = 0 ] || { diag_tail "$dir/build.log" 30; return 0; }
+	check_out "$k" "$suite: make W=1 with $suite's compiler: no warning" "" \
+		"$(grep -E 'warning:|error:' "$BUILD/$k.release-build.log" | head -n 5)"
+	release_built[$k]=1
+}
+
+# make lint (checkpatch, shellcheck, sparse and W=1 on the host's
+# kernels), then release_build for every other release
+lint_first() {
+	local rc=0 suite k
+	"$root/scripts/lint.sh" > "$BUILD/lint.log" 2>&1 || rc=$?
+	check_out lint "make lint: checkpatch --strict, shellcheck, sparse and W=1 on $(matrix | tr '\n' ' ' | sed 's/ $//')" 0 "$rc"
+	[ "$rc" = 0 ] || diag_tail "$BUILD/lint.log" 30
+	while read -r suite k; do
+		release_build "$suite" "$k" < /dev/null
+	done < <(grep -v '^[[:space:]]*$' "$BUILD/releases" 2>/dev/null)
+}
+
 check_release() { # SUITE KVER
 	local suite=$1 k=$2 dir="$BUILD/qemu/$2" kdir t0 initrd level boot_args=
 	kdir=$RELEASE_CACHE/kernels/$k
 	t0=$(date +%s)
-	mkdir -p "$dir"
-	if ! "$root/scripts/release-build.sh" "$suite" W=1 > "$dir/build.log" 2>&1; then
-		result "not ok" "$k" "$suite: make W=1 in the $suite chroot"
-		diag_tail "$dir/build.log" 30
-		return
-	fi
-	check_out "$k" "$suite: make W=1 with $suite's compiler: no warning" "" \
-		"$(grep -E 'warning:|error:' "$BUILD/$k.release-build.log" | head -n 5)"
+	# its W=1 build failed: release_build said so
+	[ "${release_built[$k]:-0}" = 1 ] || return 0
 	pkg_release_install "$suite" "$k" "$dir" || return 0
 	echo "# [$k] $suite: module under test: $release_ko (built by $suite's dkms); build and package $(($(date +%s) - t0))s"
 	if ! initrd=$(MODROOT=$kdir initramfs "$k" "$release_ko" 2> "$dir/initramfs.log"); then
@@ -177,11 +197,20 @@ export ALLOW_EXPIRED=${ALLOW_EXPIRED:-1}
 t0=$(date +%s)
 setup
 echo "# setup (packages, kernels, release chroots): $(($(date +%s) - t0))s"
-echo "# kernels: $(matrix | tr '\n' ' ')$(cut -d' ' -f2 "$root/scripts/.releases" 2>/dev/null | tr '\n' ' ')"
+echo "# kernels: $(matrix | tr '\n' ' ')$(cut -d' ' -f2 "$BUILD/releases" 2>/dev/null | tr '\n' ' ')"
 mkdir -p "$BUILD"
+t0=$(date +%s)
+lint_first
 if ! build_tests > "$BUILD/tests.log" 2>&1; then
 	result "not ok" all "make tests"
 	diag_tail "$BUILD/tests.log" 30
+fi
+echo "# lint, W=1 builds and the test programs: $(($(date +%s) - t0))s"
+if [ "$failed" != 0 ] && [ "${KEEP_GOING:-0}" != 1 ]; then
+	echo "# stopping before any QEMU boot (KEEP_GOING=1 goes on)"
+	echo "1..$n"
+	echo "$passed passed, $failed failed"
+	exit 1
 fi
 t0=$(date +%s)
 pkg_install || true
@@ -208,7 +237,7 @@ while read -r suite k; do
 	[ "$(release_level "$suite" "$k")" = smoke ] || what="full suite"
 	support_row "$(release_name "$suite")" "$k" \
 		"$what, ipv6.disable=1 boot, $suite's dkms" "$p0" "$f0" "$t0"
-done < <(grep -v '^[[:space:]]*$' "$root/scripts/.releases" 2>/dev/null)
+done < <(grep -v '^[[:space:]]*$' "$BUILD/releases" 2>/dev/null)
 
 # the module against upstream's espintcp (builds the reference kernel on
 # the first run: about 3.5 minutes on 2 cores), and tshark's reading

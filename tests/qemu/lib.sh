@@ -29,10 +29,10 @@ setup() {
 	if [ "${NO_SETUP:-0}" != 1 ]; then
 		"$root/scripts/setup.sh" >&2 || die "scripts/setup.sh failed"
 	fi
-	[ -s "$root/scripts/.matrix" ] || die "scripts/.matrix is missing or empty"
+	[ -s "$BUILD/matrix" ] || die "$BUILD/matrix is missing or empty: run scripts/setup.sh"
 }
 
-matrix() { grep -v '^[[:space:]]*$' "$root/scripts/.matrix"; }
+matrix() { grep -v '^[[:space:]]*$' "$BUILD/matrix"; }
 
 build_tests() {
 	[ "${NO_BUILD:-0}" = 1 ] || "$MAKE" -C "$root" tests >&2

@@ -3,7 +3,7 @@
 #   tests/qemu/run-scripts.sh KVER tests/guest/30-esp.sh [more.sh ...]
 # Rebuilds the module, the test programs and the initramfs first (as make
 # check does), then swaps the guest scripts. A kernel of another Debian
-# release (scripts/.releases) gets the module its chroot builds. Results
+# release (build/releases) gets the module its chroot builds. Results
 # stream to stdout, the kernel console goes to build/qemu/KVER/console.log.
 set -eu
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -14,7 +14,7 @@ shift
 NO_SETUP=1 setup
 build_tests || die "make tests failed"
 RELEASE_CACHE=${ESPINTCP_CACHE:-/var/cache/espintcp}
-suite=$(awk -v k="$k" '$2 == k { print $1 }' "$root/scripts/.releases" 2>/dev/null)
+suite=$(awk -v k="$k" '$2 == k { print $1 }' "$BUILD/releases" 2>/dev/null)
 if [ -n "$suite" ]; then
 	"$root/scripts/release-build.sh" "$suite" > /dev/null ||
 		die "building espintcp.ko in the $suite chroot failed"

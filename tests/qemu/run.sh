@@ -1,5 +1,5 @@
 #!/bin/bash
-# make run: boot the first kernel of scripts/.matrix (Debian's 6.1) and run
+# make run: boot the first kernel of build/matrix (Debian's 6.1) and run
 # the IKE-over-TCP demo (tests/guest/demo.sh) instead of the tests; its
 # output is streamed live. "run.sh bench" (make bench) runs
 # tests/guest/bench.sh instead. The kernel console goes to build/qemu/KVER/console.log.
