@@ -94,11 +94,17 @@ deb:
 	ls build/deb/*.deb
 
 DKMS_SRC := /usr/src/espintcp-$(VERSION)
+# what the DKMS source tree holds besides dkms.conf (debian/rules asks
+# make dkms-files for it too)
+DKMS_FILES := Makefile Kbuild src include scripts/gen-features.sh \
+	      scripts/kconfig-check.sh
+
+dkms-files:
+	@echo $(DKMS_FILES)
 
 dkms-install:
 	rm -rf $(DKMS_SRC) && mkdir -p $(DKMS_SRC)
-	cp -r --parents Makefile Kbuild dkms.conf src include \
-		scripts/gen-features.sh scripts/kconfig-check.sh $(DKMS_SRC)/
+	cp -r --parents $(DKMS_FILES) dkms.conf $(DKMS_SRC)/
 	echo '$(VERSION)' > $(DKMS_SRC)/VERSION
 	sed -i 's/#MODULE_VERSION#/$(VERSION)/' $(DKMS_SRC)/dkms.conf
 	dkms add espintcp/$(VERSION)
@@ -115,4 +121,4 @@ dkms-remove:
 clean:
 	rm -rf build
 
-.PHONY: all module test-kmod tests check check-all check-debug run bench interop fuzz lint deb dkms-install dkms-remove clean
+.PHONY: all module test-kmod tests check check-all check-debug run bench interop fuzz lint deb dkms-files dkms-install dkms-remove clean
