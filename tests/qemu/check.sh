@@ -208,17 +208,25 @@ while read -r suite k; do
 		"$p0" "$f0" "$t0"
 done < <(grep -v '^[[:space:]]*$' "$root/scripts/.releases" 2>/dev/null)
 
-# the module against upstream's espintcp (builds the reference kernel on
-# the first run: about 3.5 minutes on 2 cores), and tshark's reading
+# the module against upstream's espintcp, on each reference kernel in turn
+# (6.1 and the newest 7.x: scripts/ref-kernel.sh, built on the first run),
+# and tshark's reading. Its lines keep their label: [interop 6.1] ...
 k=$(matrix | head -n 1)
 t0=$(date +%s)
 rc=0
 NO_SETUP=1 INTEROP_KO=$(pkg_module "$k") "$root/tests/qemu/interop.sh" \
 	> "$BUILD/interop.out" 2> "$BUILD/interop.err" || rc=$?
+interop_line() { # "ok"|"not ok" "N - [interop X] DESC"
+	local rest=${2#* - }
+	case $rest in
+	"[interop"*"] "*) rest=${rest#\[}; result "$1" "${rest%%\] *}" "${rest#*\] }" ;;
+	*) result "$1" interop "$rest" ;;
+	esac
+}
 while IFS= read -r line; do
 	case $line in
-	"ok "[0-9]*" - "*) result ok interop "${line#* - \[interop\] }" ;;
-	"not ok "[0-9]*" - "*) result "not ok" interop "${line#* - \[interop\] }" ;;
+	"ok "[0-9]*" - "*) interop_line ok "${line#ok }" ;;
+	"not ok "[0-9]*" - "*) interop_line "not ok" "${line#not ok }" ;;
 	"#"*) echo "$line" ;;
 	esac
 done < "$BUILD/interop.out"
