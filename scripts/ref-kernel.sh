@@ -78,17 +78,24 @@ if [ "$line" = 6.1 ]; then
 	fi
 	root='' tarball=/usr/src/$pkg.tar.xz
 else
-	suite='' pkg='' srcver=''
+	suite='' pkg='' srcver='' why=''
+	mkdir -p "$cache"
 	for s in trixie-backports sid; do
 		if [ "$cached_only" = 0 ]; then
 			# the chroot, made or brought up to date (its apt-get
 			# update): the newest source at run time
 			rc=0
-			"$top/scripts/release-chroot.sh" "$s" > /dev/null || rc=$?
+			"$top/scripts/release-chroot.sh" "$s" > /dev/null \
+				2> "$cache/release-chroot-$s.log" || rc=$?
 			case $rc in
 			0) ;;
-			3 | 4 | 5) continue ;; # not on the mirror: the next suite
-			*) say "scripts/release-chroot.sh $s failed (exit $rc)"; exit 1 ;;
+			3 | 4 | 5) # not on the mirror: the next suite
+				why="$why${why:+, }$s: release-chroot.sh exit $rc"
+				continue ;;
+			*)
+				cat "$cache/release-chroot-$s.log" >&2
+				say "scripts/release-chroot.sh $s failed (exit $rc)"
+				exit 1 ;;
 			esac
 		fi
 		got=$(newest_source "$s")
@@ -106,7 +113,7 @@ else
 			echo "$out"
 			exit 0
 		fi
-		say "no linux-source-7.* in trixie-backports or sid on the mirror: no 7.x reference kernel"
+		say "no linux-source-7.* in trixie-backports or sid on the mirror${why:+ ($why)}: no 7.x reference kernel"
 		exit 3
 	fi
 	root=$base/chroot/$suite tarball=/usr/src/$pkg.tar.xz
