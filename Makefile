@@ -4,8 +4,8 @@
 # make tests                               build the guest test programs
 # make test-kmod [KVER=...]                build the guest's test-only modules
 # make check                               the test suite in QEMU: every Debian kernel,
-#                                          the full suite on 6.1, Debian 13's and the
-#                                          newest 7.x, a smoke set on the others
+#                                          the full suite on Debian 13's and the newest
+#                                          7.x, a smoke set on the others
 # make check-all                           the full suite on every kernel
 # make check-debug                         the guest suite on a KASAN/lockdep/kmemleak kernel
 # make run                                 the demo: 6.1 in QEMU, IKE over TCP

@@ -92,9 +92,9 @@ static inline int espintcp_init_state_op(struct xfrm_state *x)
  * struct proto's recvmsg: espintcp_recvmsg() has the newest form, (sk,
  * msg, len, flags), as in Debian's 7.x kernels. Older kernels pass the
  * address length inet_recvmsg() will report, and until Linux 5.19 they
- * pass MSG_DONTWAIT as a separate noblock argument. MSG_ERRQUEUE and MSG_OOB are not about
- * messages: TCP answers them, with the address length where it is
- * passed.
+ * pass MSG_DONTWAIT as a separate noblock argument. MSG_ERRQUEUE and
+ * MSG_OOB are not about messages: TCP answers them, with the address
+ * length where it is passed.
  */
 #if defined(HAVE_PROTO_RECVMSG_NOBLOCK)
 static inline int espintcp_recvmsg_op(struct sock *sk, struct msghdr *msg,

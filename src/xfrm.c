@@ -55,11 +55,7 @@ bool espintcp_is_tcp_state(const struct xfrm_state *x)
 	return x->type == &espintcp_type_of(x->props.family)->type;
 }
 
-/*
- * The live state with @x's SPI, if any: the one an UPDSA replaces with @x,
- * or the one MIGRATE cloned @x from while the clone has its old address
- * (up to Linux 6.x).
- */
+/* the live state an UPDSA replaces with @x, if any */
 static struct xfrm_state *espintcp_live_state(struct xfrm_state *x)
 {
 	struct xfrm_state *live;
@@ -75,11 +71,6 @@ static struct xfrm_state *espintcp_live_state(struct xfrm_state *x)
 	return live;
 }
 
-struct espintcp_origin {
-	const struct xfrm_state *clone;
-	struct xfrm_state *found;
-};
-
 /*
  * Under xfrm's state lock, which is taken inside states' own locks
  * elsewhere: @s's encap is read without its lock. A racing update of its
@@ -87,49 +78,36 @@ struct espintcp_origin {
  */
 static int espintcp_origin_match(struct xfrm_state *s, int count, void *ptr)
 {
-	struct espintcp_origin *o = ptr;
-	const struct xfrm_state *x = o->clone;
+	const struct xfrm_state *x = ptr;
 
-	if (s == x || s->id.spi != x->id.spi || !espintcp_is_tcp_state(s) ||
-	    s->km.state != XFRM_STATE_VALID ||
-	    s->mark.v != x->mark.v || s->mark.m != x->mark.m ||
-	    READ_ONCE(s->encap->encap_sport) != x->encap->encap_sport ||
-	    READ_ONCE(s->encap->encap_dport) != x->encap->encap_dport)
-		return 0;
-	xfrm_state_hold(s);
-	o->found = s;
-	return 1;
+	return s != x && s->id.spi == x->id.spi && espintcp_is_tcp_state(s) &&
+	       s->km.state == XFRM_STATE_VALID &&
+	       READ_ONCE(s->encap->encap_sport) == x->encap->encap_sport &&
+	       READ_ONCE(s->encap->encap_dport) == x->encap->encap_dport;
 }
 
 /*
- * The TCP state MIGRATE cloned @x from, when @x has its new addresses
- * already (Linux 7.x sets them before init_state): the one with @x's SPI,
- * mark and encap ports. A walk of the netns's ESP states, for MIGRATE only.
+ * Whether MIGRATE cloned @x, which has an ESP-in-UDP encap, from a TCP
+ * state: whether a TCP state has @x's SPI and encap ports, as a clone that
+ * inherits its original's encap has. Neither addresses nor mark can say
+ * more, for MIGRATE may have changed them already (XFRM_MSG_MIGRATE_STATE
+ * of Linux 7.x changes both). A UDP state that shares SPI and both ports
+ * with a TCP state thus becomes a TCP state when migrated: its ESP is then
+ * dropped, never sent outside a TCP connection. A walk of the netns's ESP
+ * states, for MIGRATE only.
  */
-static struct xfrm_state *espintcp_migrated_from(struct xfrm_state *x)
+static bool espintcp_cloned_from_tcp(struct xfrm_state *x)
 {
-	struct espintcp_origin o = { .clone = x };
 	struct xfrm_state_walk walk;
 	struct net *net = xs_net(x);
+	int found;
 
+	if (x->encap->encap_type != UDP_ENCAP_ESPINUDP)
+		return false;
 	xfrm_state_walk_init(&walk, IPPROTO_ESP, NULL);
-	xfrm_state_walk(net, &walk, espintcp_origin_match, &o);
+	found = xfrm_state_walk(net, &walk, espintcp_origin_match, x);
 	xfrm_state_walk_done(&walk, net);
-	return o.found;
-}
-
-/* @x's encap is @live's, as MIGRATE copies it when given none */
-static bool espintcp_encap_copied(struct xfrm_state *x,
-				  struct xfrm_state *live)
-{
-	bool same;
-
-	spin_lock_bh(&live->lock);
-	same = x->encap->encap_type == live->encap->encap_type &&
-	       x->encap->encap_sport == live->encap->encap_sport &&
-	       x->encap->encap_dport == live->encap->encap_dport;
-	spin_unlock_bh(&live->lock);
-	return same;
+	return found > 0;
 }
 
 /*
@@ -149,18 +127,12 @@ static int espintcp_wants_tcp(struct xfrm_state *x,
 
 	if (!x->encap)
 		return false;
-	live = espintcp_live_state(x);
-	if (!live && x->km.state == XFRM_STATE_VALID)
-		live = espintcp_migrated_from(x);
-	if (!live || live == x)
-		goto out;
-
 	/* MIGRATE's clone is valid already; a new or updating state is not */
-	if (x->km.state == XFRM_STATE_VALID) {
-		if (!tcp && espintcp_is_tcp_state(live) &&
-		    espintcp_encap_copied(x, live))
-			ret = true;
-	} else if (tcp != espintcp_is_tcp_state(live)) {
+	if (x->km.state == XFRM_STATE_VALID)
+		return tcp || espintcp_cloned_from_tcp(x);
+
+	live = espintcp_live_state(x);
+	if (live && tcp != espintcp_is_tcp_state(live)) {
 		if (tcp)
 			NL_SET_ERR_MSG(extack,
 				       "espintcp: the SA is not a TCP (espintcp) SA; its encapsulation cannot change");
@@ -169,7 +141,6 @@ static int espintcp_wants_tcp(struct xfrm_state *x,
 				       "espintcp: the SA is a TCP (espintcp) SA; its encapsulation cannot change");
 		ret = -EINVAL;
 	}
-out:
 	if (live)
 		xfrm_state_put(live);
 	return ret;

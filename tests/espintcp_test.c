@@ -918,6 +918,34 @@ static bool inq_reaches(int fd, int bytes)
 	return inq(fd) >= bytes;
 }
 
+/* the @n IKE messages of 1000 bytes fill_ike() makes from seeds 0 to @n - 1 */
+static void expect_ike_seq(int s, int n)
+{
+	uint8_t m[1000], buf[1024];
+	ssize_t got;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		got = recv_msg(s, buf, sizeof(buf), 0);
+		fill_ike(m, sizeof(m), i);
+		if (!CHECK(got == sizeof(m) && !memcmp(buf, m, sizeof(m)),
+			   "IKE message %d: %zd bytes or content differs", i, got))
+			return;
+	}
+}
+
+/* datagrams of @size bytes read from @r, at most @max, while they come */
+static int recv_datagrams(int r, int max, size_t size)
+{
+	uint8_t buf[1024];
+	int got = 0;
+
+	while (got < max && readable(r, 2000) &&
+	       recv(r, buf, sizeof(buf), 0) == (ssize_t)size)
+		got++;
+	return got;
+}
+
 /*
  * ESP that TCP collapsed in its receive queue. Under memory pressure TCP
  * copies queued segments into new buffers that carry no IP header and no
@@ -933,9 +961,9 @@ static void test_esp_collapsed(int family)
 	struct ctr nodev = ctr(SRV, "rx_drop_nodev");
 	long collapsed = tcpext_get(SRV, "TCPRcvCollapsed");
 	unsigned int mem[SK_MEMINFO_VARS] = { 0 };
-	uint8_t m[1000], buf[1024], data[100] = { 0 };
+	uint8_t m[1000], data[100] = { 0 };
 	socklen_t len, mlen = sizeof(mem);
-	int c, s, u, r, i, more, got = 0, small = 2048;
+	int c, s, u, r, i, more, got, small = 2048;
 	struct sockaddr_storage ss;
 	char pfx[6];
 
@@ -987,22 +1015,13 @@ static void test_esp_collapsed(int family)
 	CHECK(recv(s, pfx, 3, MSG_WAITALL) == 3 && !memcmp(pfx, "TCP", 3),
 	      "IKE|TCP");
 	MUST(ike_sock_ulp(s));
-	for (i = 0; i < COLLAPSE_IKE + more; i++) {
-		ssize_t n = recv_msg(s, buf, sizeof(buf), 0);
-
-		fill_ike(m, sizeof(m), i);
-		if (!CHECK(n == sizeof(m) && !memcmp(buf, m, sizeof(m)),
-			   "IKE message %d: %zd bytes or content differs", i, n))
-			break;
-	}
+	expect_ike_seq(s, COLLAPSE_IKE + more);
 	usleep(200000);
 	MUST(getsockopt(r, SOL_SOCKET, SO_MEMINFO, mem, &mlen));
 	CHECK(mem[SK_MEMINFO_RMEM_ALLOC] <= COLLAPSE_ESP * 2048,
 	      "%u bytes charged to the UDP socket for %d datagrams of %zu bytes",
 	      mem[SK_MEMINFO_RMEM_ALLOC], COLLAPSE_ESP, sizeof(data));
-	while (got < COLLAPSE_ESP && readable(r, 2000) &&
-	       recv(r, buf, sizeof(buf), 0) == sizeof(data))
-		got++;
+	got = recv_datagrams(r, COLLAPSE_ESP, sizeof(data));
 	CHECK(got == COLLAPSE_ESP, "%d datagrams delivered, want %d", got,
 	      COLLAPSE_ESP);
 	CHECK_DELTA(esp, COLLAPSE_ESP);
@@ -1028,8 +1047,8 @@ static void test_esp_collapsed_marked(int family)
 	struct ctr paused = ctr(SRV, "rx_paused");
 	long collapsed = tcpext_get(SRV, "TCPRcvCollapsed");
 	long nostates = xfrm_stat(SRV, "XfrmInNoStates");
-	uint8_t m[1000], buf[1024], data[100] = { 0 };
-	int c, s, u, r, i, ike, more, got = 0, small = 2048;
+	uint8_t m[1000], data[100] = { 0 };
+	int c, s, u, r, i, ike, more, got, small = 2048;
 	struct sockaddr_storage ss;
 	socklen_t len;
 
@@ -1080,17 +1099,8 @@ static void test_esp_collapsed_marked(int family)
 	CHECK(tcpext_get(SRV, "TCPRcvCollapsed") > collapsed,
 	      "TCP collapsed nothing: the case was not reached");
 
-	for (i = 0; i < ike + more; i++) {
-		ssize_t n = recv_msg(s, buf, sizeof(buf), 0);
-
-		fill_ike(m, sizeof(m), i);
-		if (!CHECK(n == sizeof(m) && !memcmp(buf, m, sizeof(m)),
-			   "IKE message %d: %zd bytes or content differs", i, n))
-			break;
-	}
-	while (got < COLLAPSE_ESP && readable(r, 2000) &&
-	       recv(r, buf, sizeof(buf), 0) == sizeof(data))
-		got++;
+	expect_ike_seq(s, ike + more);
+	got = recv_datagrams(r, COLLAPSE_ESP, sizeof(data));
 	CHECK(got == COLLAPSE_ESP, "%d datagrams delivered, want %d", got,
 	      COLLAPSE_ESP);
 	CHECK_DELTA(esp, COLLAPSE_ESP);
@@ -1244,9 +1254,9 @@ static void test_esp_decap_dscp(int family)
 static void test_esp_burst_encap(int family)
 {
 	struct ctr full = ctr(CLI, "tx_drop_queue_full");
-	int c, s, u, r, i, ike, got = 0, small = 8192;
+	int c, s, u, r, i, ike, got, small = 8192;
 	int type = UDP_ENCAP_ESPINUDP;
-	uint8_t m[1000], buf[1024], data[200] = { 0 };
+	uint8_t m[1000], data[200] = { 0 };
 	struct sockaddr_storage ss;
 	socklen_t len;
 
@@ -1280,17 +1290,8 @@ static void test_esp_burst_encap(int family)
 	close(u);
 	usleep(200000);
 
-	for (i = 0; i < ike; i++) {
-		ssize_t n = recv_msg(s, buf, sizeof(buf), 0);
-
-		fill_ike(m, sizeof(m), i);
-		if (!CHECK(n == sizeof(m) && !memcmp(buf, m, sizeof(m)),
-			   "IKE message %d: %zd bytes or content differs", i, n))
-			break;
-	}
-	while (got < BURST_UDP && readable(r, 2000) &&
-	       recv(r, buf, sizeof(buf), 0) == sizeof(data))
-		got++;
+	expect_ike_seq(s, ike);
+	got = recv_datagrams(r, BURST_UDP, sizeof(data));
 	diag("%d IKE messages held the window shut; %ld ESP dropped by the sender",
 	     ike, delta(&full));
 	CHECK(got == BURST_UDP - delta(&full),

@@ -215,6 +215,7 @@ pkg_release_install() { # SUITE KVER DIR
 	esac
 	check_out "$k" "$suite: modinfo version: $PKG_VERSION" "$PKG_VERSION" \
 		"$(modinfo -F version "$dir/espintcp.ko")"
+	# shellcheck disable=SC2034  # check.sh's check_release reads it
 	release_ko=$dir/espintcp.ko
 }
 

@@ -6,7 +6,14 @@
  *
  *   xfrm_migrate 4|6 DIR SRC DST NEW_SRC NEW_DST REQID [ENCAP SPORT DPORT]
  *	DIR: out or in (the policy SRC -> DST, any protocol). ENCAP:
- *	espinudp or espintcp. Prints "ok", or the kernel's error and extack.
+ *	espinudp or espintcp.
+ *
+ * Or XFRM_MSG_MIGRATE_STATE (Linux 7.x), which moves one state and may give
+ * it a new mark, its encapsulation inherited:
+ *
+ *   xfrm_migrate state 4|6 SRC DST SPI NEW_DST MARK MASK
+ *
+ * Prints "ok", or the kernel's error and extack.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -25,9 +32,27 @@
 #define TCP_ENCAP_ESPINTCP 7
 #endif
 
+/* <linux/xfrm.h> of Linux 7.x: the build host's may predate it */
+#define MSG_MIGRATE_STATE (XFRM_MSG_GETDEFAULT + 1)
+
+struct user_migrate_state {
+	struct xfrm_usersa_id id;
+	xfrm_address_t new_daddr;
+	xfrm_address_t new_saddr;
+	struct xfrm_mark old_mark;
+	struct xfrm_selector new_sel;
+	__u32 new_reqid;
+	__u32 flags;
+	__u16 new_family;
+	__u16 reserved;
+};
+
 struct req {
 	struct nlmsghdr nh;
-	struct xfrm_userpolicy_id id;
+	union {
+		struct xfrm_userpolicy_id id;
+		struct user_migrate_state ms;
+	};
 	char attrs[512];
 };
 
@@ -74,29 +99,42 @@ static int answer(int fd)
 	return e->error;
 }
 
-int main(int argc, char **argv)
+static void migrate_state(struct req *r, char **argv)
+{
+	int family = argv[0][0] == '6' ? AF_INET6 : AF_INET;
+	struct user_migrate_state *ms = &r->ms;
+	struct xfrm_mark mark;
+
+	r->nh.nlmsg_type = MSG_MIGRATE_STATE;
+	r->nh.nlmsg_len = NLMSG_LENGTH(sizeof(*ms));
+	addr(family, argv[2], &ms->id.daddr);
+	ms->id.spi = htonl(strtoul(argv[3], NULL, 0));
+	ms->id.family = ms->new_family = family;
+	ms->id.proto = IPPROTO_ESP;
+	addr(family, argv[1], &ms->new_saddr);
+	addr(family, argv[4], &ms->new_daddr);
+	ms->new_reqid = 1;
+	mark.v = strtoul(argv[5], NULL, 0);
+	mark.m = strtoul(argv[6], NULL, 0);
+	put_attr(r, XFRMA_MARK, &mark, sizeof(mark));
+}
+
+static void migrate(struct req *r, int argc, char **argv)
 {
 	struct xfrm_user_migrate m = { 0 };
 	struct xfrm_encap_tmpl enc = { 0 };
-	struct req r = { 0 };
-	int family, fd, one = 1, err;
+	int family = argv[1][0] == '6' ? AF_INET6 : AF_INET;
 
-	if (argc != 8 && argc != 11) {
-		fprintf(stderr, "usage: xfrm_migrate 4|6 out|in SRC DST NEW_SRC NEW_DST REQID [espinudp|espintcp SPORT DPORT]\n");
-		return 2;
-	}
-	family = argv[1][0] == '6' ? AF_INET6 : AF_INET;
-
-	r.nh.nlmsg_type = XFRM_MSG_MIGRATE;
-	r.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	r.nh.nlmsg_len = NLMSG_LENGTH(sizeof(r.id));
-	r.id.dir = strcmp(argv[2], "in") ? XFRM_POLICY_OUT : XFRM_POLICY_IN;
-	r.id.sel.family = family;
-	addr(family, argv[3], &r.id.sel.saddr);
-	addr(family, argv[4], &r.id.sel.daddr);
-	r.id.sel.prefixlen_s = r.id.sel.prefixlen_d = family == AF_INET ? 32 : 128;
+	r->nh.nlmsg_type = XFRM_MSG_MIGRATE;
+	r->nh.nlmsg_len = NLMSG_LENGTH(sizeof(r->id));
+	r->id.dir = strcmp(argv[2], "in") ? XFRM_POLICY_OUT : XFRM_POLICY_IN;
+	r->id.sel.family = family;
+	addr(family, argv[3], &r->id.sel.saddr);
+	addr(family, argv[4], &r->id.sel.daddr);
+	r->id.sel.prefixlen_s = family == AF_INET ? 32 : 128;
+	r->id.sel.prefixlen_d = r->id.sel.prefixlen_s;
 	/* any protocol: the policy is matched by addresses alone */
-	r.id.sel.proto = IPSEC_ULPROTO_ANY;
+	r->id.sel.proto = IPSEC_ULPROTO_ANY;
 
 	addr(family, argv[3], &m.old_saddr);
 	addr(family, argv[4], &m.old_daddr);
@@ -106,15 +144,32 @@ int main(int argc, char **argv)
 	m.mode = XFRM_MODE_TRANSPORT;
 	m.reqid = atoi(argv[7]);
 	m.old_family = m.new_family = family;
-	put_attr(&r, XFRMA_MIGRATE, &m, sizeof(m));
+	put_attr(r, XFRMA_MIGRATE, &m, sizeof(m));
 
 	if (argc == 11) {
 		enc.encap_type = strcmp(argv[8], "espintcp") ?
 				 UDP_ENCAP_ESPINUDP : TCP_ENCAP_ESPINTCP;
 		enc.encap_sport = htons(atoi(argv[9]));
 		enc.encap_dport = htons(atoi(argv[10]));
-		put_attr(&r, XFRMA_ENCAP, &enc, sizeof(enc));
+		put_attr(r, XFRMA_ENCAP, &enc, sizeof(enc));
 	}
+}
+
+int main(int argc, char **argv)
+{
+	struct req r = { 0 };
+	int fd, one = 1, err;
+
+	if (argc == 9 && !strcmp(argv[1], "state")) {
+		migrate_state(&r, argv + 2);
+	} else if (argc == 8 || argc == 11) {
+		migrate(&r, argc, argv);
+	} else {
+		fprintf(stderr, "usage: xfrm_migrate 4|6 out|in SRC DST NEW_SRC NEW_DST REQID [espinudp|espintcp SPORT DPORT]\n"
+				"       xfrm_migrate state 4|6 SRC DST SPI NEW_DST MARK MASK\n");
+		return 2;
+	}
+	r.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
 
 	fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_XFRM);
 	if (fd < 0) {

@@ -2,8 +2,9 @@
 # Boot one kernel with only the given guest scripts, for working on a test:
 #   tests/qemu/run-scripts.sh KVER tests/guest/30-esp.sh [more.sh ...]
 # Rebuilds the module, the test programs and the initramfs first (as make
-# check does), then swaps the guest scripts. Results stream to stdout, the
-# kernel console goes to build/qemu/KVER/console.log.
+# check does), then swaps the guest scripts. A kernel of another Debian
+# release (scripts/.releases) gets the module its chroot builds. Results
+# stream to stdout, the kernel console goes to build/qemu/KVER/console.log.
 set -eu
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -12,8 +13,17 @@ k=$1
 shift
 NO_SETUP=1 setup
 build_tests || die "make tests failed"
-build_module "$k" || die "building espintcp.ko for $k failed"
-build_kmod "$k" || die "building the test modules for $k failed"
+RELEASE_CACHE=${ESPINTCP_CACHE:-/var/cache/espintcp}
+suite=$(awk -v k="$k" '$2 == k { print $1 }' "$root/scripts/.releases" 2>/dev/null)
+if [ -n "$suite" ]; then
+	"$root/scripts/release-build.sh" "$suite" > /dev/null ||
+		die "building espintcp.ko in the $suite chroot failed"
+	export KERNEL_IMAGE=$RELEASE_CACHE/kernels/$k/boot/vmlinuz-$k
+	export MODROOT=$RELEASE_CACHE/kernels/$k
+else
+	build_module "$k" || die "building espintcp.ko for $k failed"
+	build_kmod "$k" || die "building the test modules for $k failed"
+fi
 initrd=$(initramfs "$k")
 dir=$BUILD/qemu/$k
 tmp=$(mktemp -d)
