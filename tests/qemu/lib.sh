@@ -160,8 +160,9 @@ qemu_writing() { # CONSOLE_LOG: the pid of the QEMU whose console it is
 bad_console_line='^\[ *[0-9]+\.[0-9]+\] .*(Kernel panic|WARNING:|BUG:|Oops|general protection|Call Trace|UBSAN|KASAN|refcount_t|possible circular|lockdep|leak)'
 # Lines that match it but are not trouble: kmemleak's own notes (its
 # findings are judged by tests/guest/99-kmemleak.sh), lockdep's note that
-# RCU is checked too (debug kernels).
-benign_console_line='kmemleak: (Kernel memory leak detector initialized|[0-9]+ new suspected memory leaks)|RCU lockdep checking is enabled'
+# RCU is checked too (debug kernels), the kernel echoing its command line
+# (which may name 99-kmemleak.sh).
+benign_console_line='kmemleak: (Kernel memory leak detector initialized|[0-9]+ new suspected memory leaks)|RCU lockdep checking is enabled|(Kernel command line|Command line): |Unknown kernel command line parameters'
 
 # The kernel console's trouble, with some context; fails if there is none.
 console_trouble() { # CONSOLE_LOG
