@@ -109,7 +109,8 @@ boot() { # KVER INITRD MODE CONSOLE_LOG
 	local accel try=1 watch
 	accel=$(accel_args "$1")
 	while :; do
-		rm -f "$4.stall"
+		# the watcher must not read an earlier boot's console
+		rm -f "$4" "$4.stall"
 		watch=
 		if [ "${BOOT_TRIES:-1}" -gt 1 ]; then
 			boot_watch "$4" "${BOOT_STALL:-300}" &
