@@ -2,10 +2,11 @@
 /*
  * An unprivileged user racing a module load: as uid/gid 65534 (so that
  * setsockopt cannot autoload the module itself), set the espintcp ULP on
- * fresh TCP sockets for SECONDS, and count the outcomes.
+ * fresh TCP sockets for SECONDS, or until STOPFILE exists, and count the
+ * outcomes.
  *
- *   ulp_race SECONDS	prints "ready", then at the end
- *			"ok N eagain N enoent N other N"
+ *   ulp_race SECONDS [STOPFILE]	prints "ready", then at the end
+ *					"ok N eagain N enoent N other N"
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -32,8 +33,10 @@ int main(int argc, char **argv)
 	long ok = 0, eagain = 0, enoent = 0, other = 0;
 	double end;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: ulp_race SECONDS\n");
+	const char *stop = argc == 3 ? argv[2] : NULL;
+
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: ulp_race SECONDS [STOPFILE]\n");
 		return 2;
 	}
 	if (setgroups(0, NULL) || setgid(65534) || setuid(65534)) {
@@ -43,7 +46,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("ready\n");
 	end = now() + atof(argv[1]);
-	while (now() < end) {
+	while (now() < end && !(stop && !access(stop, F_OK))) {
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
 
 		if (fd < 0) {

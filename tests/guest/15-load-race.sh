@@ -14,13 +14,16 @@ modprobe esp4
 modprobe xfrm_user
 topo_up
 
-/tests/bin/ulp_race 3 > /tmp/race.out 2>&1 &
+# the racers go on until modprobe has returned (a debug kernel takes
+# seconds to get there), at most a minute
+rm -f /tmp/race.stop
+/tests/bin/ulp_race 60 /tmp/race.stop > /tmp/race.out 2>&1 &
 ulp=$!
 poll_until grep -q ready /tmp/race.out || true
 (
 	ok=0 eagain=0 spi=4096
-	end=$(($(date +%s) + 3))
-	while [ "$(date +%s)" -lt "$end" ]; do
+	end=$(($(date +%s) + 60))
+	while [ "$(date +%s)" -lt "$end" ] && [ ! -e /tmp/race.stop ]; do
 		spi=$((spi + 1))
 		if out=$(cli ip xfrm state add src 10.0.1.1 dst 10.0.1.2 proto esp \
 			spi "$spi" mode transport $AEAD encap espintcp 40000 4500 0.0.0.0 2>&1); then
@@ -36,6 +39,7 @@ states=$!
 sleep 0.5
 check "modprobe espintcp test_fail_init=1 fails" \
 	sh -c '! modprobe espintcp test_fail_init=1'
+touch /tmp/race.stop
 wait "$ulp" "$states" || true
 
 ulp_ok=$(sed -n 's/^ok \([0-9]*\) eagain \([0-9]*\).*/\1 \2/p' /tmp/race.out)
