@@ -94,8 +94,11 @@ static int __init espintcp_init(void)
 		goto out_xfrm;
 
 	if (test_fail_init) {
-		/* long enough for racing setsockopt and state adds to get in */
-		msleep(500);
+		/*
+		 * long enough for racing setsockopt and state adds to get in,
+		 * on a debug kernel under TCG too
+		 */
+		msleep(2000);
 		pr_info("failing init, as test_fail_init asks\n");
 		err = -EIO;
 		goto out_ulp;

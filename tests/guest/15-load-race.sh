@@ -25,7 +25,7 @@ poll_until grep -q ready /tmp/race.out || true
 	end=$(($(date +%s) + 60))
 	while [ "$(date +%s)" -lt "$end" ] && [ ! -e /tmp/race.stop ]; do
 		spi=$((spi + 1))
-		if out=$(cli ip xfrm state add src 10.0.1.1 dst 10.0.1.2 proto esp \
+		if out=$(ip -n cli xfrm state add src 10.0.1.1 dst 10.0.1.2 proto esp \
 			spi "$spi" mode transport $AEAD encap espintcp 40000 4500 0.0.0.0 2>&1); then
 			ok=$((ok + 1))
 		else
