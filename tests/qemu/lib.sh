@@ -108,6 +108,7 @@ qemu_lock() { # CMD...
 boot() { # KVER INITRD MODE CONSOLE_LOG
 	local accel try=1 watch
 	accel=$(accel_args "$1")
+	rm -f "$4".stalled-*
 	while :; do
 		# the watcher must not read an earlier boot's console
 		rm -f "$4" "$4.stall"
