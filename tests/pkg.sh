@@ -173,7 +173,6 @@ pkg_remove() {
 # scripts/release-chroot.sh): installed with that release's apt, the module
 # built by its dkms for its kernel. In a chroot `uname -r` is the host's, so
 # dkms is asked for the kernel by name if the install did not build it.
-RELEASE_CACHE=${ESPINTCP_CACHE:-/var/cache/espintcp}
 
 in_release() { # SUITE CMD...
 	local suite=$1

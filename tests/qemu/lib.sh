@@ -20,6 +20,8 @@
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${BUILD:-$root/build}
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-1800}
+# other releases' chroots and kernels (scripts/release-chroot.sh)
+RELEASE_CACHE=${ESPINTCP_CACHE:-/var/cache/espintcp}
 MAKE=${MAKE:-make}
 
 say() { printf '%s\n' "$*" >&2; }

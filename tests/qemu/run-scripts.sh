@@ -13,7 +13,8 @@ k=$1
 shift
 NO_SETUP=1 setup
 build_tests || die "make tests failed"
-RELEASE_CACHE=${ESPINTCP_CACHE:-/var/cache/espintcp}
+# as make check: sid's Release file on this mirror is past its date
+export ALLOW_EXPIRED=${ALLOW_EXPIRED:-1}
 suite=$(awk -v k="$k" '$2 == k { print $1 }' "$BUILD/releases" 2>/dev/null)
 if [ -n "$suite" ]; then
 	"$root/scripts/release-build.sh" "$suite" > /dev/null ||
