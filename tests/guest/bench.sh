@@ -12,7 +12,14 @@
 #
 # A second table, unshaped link: IKE and outer ping round trips idle, and
 # iperf3 through the same tunnel with ESP in TCP, ESP in UDP and plain
-# ESP (the drop filter for each lifted), as ratios to plain ESP.
+# ESP (the drop filter for each lifted), taking turns for a few rounds:
+# the median throughput of each, and the guest's kernel CPU time per MB,
+# as ratios to plain ESP; and how many ESP frames each segment of the
+# outer connection carried.
+#
+# Kernel command line knobs (BOOT_ARGS="..." make bench): bench_part=thru
+# runs the second table only, bench_rounds=N sets its rounds (3), and
+# bench_profile=1 adds a perf profile of each encapsulation's last round.
 set -eu
 . /tests/netns.sh
 
@@ -94,6 +101,10 @@ one_run() {
 
 modprobe xfrm_user	# before any socket policy, as with an IKE daemon
 modprobe espintcp
+# bench_part=thru on the kernel command line: the unshaped table only
+case " $(cat /proc/cmdline) " in
+*" bench_part=thru "*) ;;
+*)
 echo "# IKE round trip vs. outer ping during a bulk transfer through the tunnel,"
 echo "# 10 Mbit/s tbf on both veth ends, ${SECS}s, one sample per 100 ms (ms);"
 echo "# in_*: ping inside the tunnel; mbit/s: iperf3 receiver; ike-ping: the difference of averages"
@@ -103,12 +114,28 @@ one_run "bounded (default)" 40001 4501
 sleep 2
 echo 0 > /sys/module/espintcp/parameters/esp_notsent_bytes
 one_run "unbounded (upstream)" 40002 4502
+echo 4096 > /sys/module/espintcp/parameters/esp_notsent_bytes
+;;
+esac
 
 # --- unshaped: idle round trips, and throughput by encapsulation ----------
 THRU_SECS=${BENCH_THRU_SECS:-8}
 
-# thru ENCAP CPORT SPORT: iperf3 Mbit/s through the tunnel, in $rate
+# guest CPU time in the kernel (system, irq, softirq), all CPUs, in ms
+cpu_ms() {
+	awk '$1 == "cpu" { print ($4 + $7 + $8) * 10; exit }' /proc/stat
+}
+
+# bench_profile=1 on the kernel command line: a perf profile of each run
+PROFILE=
+case " $(cat /proc/cmdline) " in
+*" bench_profile=1 "*) command -v perf > /dev/null && PROFILE=1 ;;
+esac
+
+# thru ENCAP CPORT SPORT: iperf3 Mbit/s through the tunnel in $rate, and
+# kernel CPU ms per MB moved in $cost
 thru() {
+	PERF_NAME=$1
 	topo_up
 	cli ip addr add 10.9.1.1/32 dev lo
 	srv ip addr add 10.9.2.1/32 dev lo
@@ -146,29 +173,83 @@ thru() {
 	tunnel "$2" "$3" "$1"
 	srv timeout $((THRU_SECS + 20)) iperf3 -s -1 -B 10.9.2.1 >/dev/null 2>&1 &
 	sleep 0.5
+	if [ -n "$PROFILE" ]; then
+		(sleep 1; perf record -a -o "/tmp/perf.$PERF_NAME" -- sleep $((THRU_SECS - 3)) \
+			> /dev/null 2>&1) &
+	fi
+	t0=$(cpu_ms)
 	cli timeout $((THRU_SECS + 15)) iperf3 -c 10.9.2.1 -B 10.9.1.1 -t "$THRU_SECS" -f m \
 		> /tmp/iperf.out 2>&1 || true
+	t1=$(cpu_ms)
+	if [ "$1" = espintcp ]; then
+		# how many ESP frames each of the outer connection's segments carried
+		cli ss -tniH state established src "10.0.1.1:$2" > /tmp/ss.out
+		frames=$(cli awk '$1 == "esp_tx_msgs" { print $2 }' /proc/net/espintcp)
+		segs=$(sed -n 's/.* data_segs_out:\([0-9]*\).*/\1/p' /tmp/ss.out)
+		segs_in=$(sed -n 's/.* segs_in:\([0-9]*\).*/\1/p' /tmp/ss.out)
+	fi
 	exec 4>&-
 	wait
 	rate=$(sed -n 's/.* \([0-9.]*\) Mbits\/sec.*receiver.*/\1/p' /tmp/iperf.out)
+	# kernel CPU per MB: the transfer's MBytes, as the receiver counted them
+	mb=$(sed -n 's/.* \([0-9.]*\) MBytes .*receiver.*/\1/p' /tmp/iperf.out)
+	cost=$(awk -v t="$((t1 - t0))" -v m="${mb:-0}" \
+		'BEGIN { if (m > 0) printf "%.1f", t / m; else print "?" }')
 	cli ip xfrm policy flush; cli ip xfrm state flush
 	srv ip xfrm policy flush; srv ip xfrm state flush
 	topo_down
 }
 
-thru espintcp 40011 4511
-r_tcp=${rate:-0}
-ike_idle="$(us2ms "$(sed -n 's/^ike_rtt_avg_us //p' /tmp/ike.out)") / $(us2ms "$(sed -n 's/^ike_rtt_max_us //p' /tmp/ike.out)")"
-ping_idle="$(avg /tmp/outer.out) / $(max /tmp/outer.out)"
-thru espinudp 4512 4513
-r_udp=${rate:-0}
-thru none 0 0
-r_esp=${rate:-0}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }'; }
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
+
+# Under TCG one transfer varies by 20% or more from the next: the
+# encapsulations take turns, ROUNDS times, and each gets its median.
+ROUNDS=$(sed -n 's/.* bench_rounds=\([0-9]*\).*/\1/p' /proc/cmdline)
+ROUNDS=${ROUNDS:-3}
+ENCAPS="espintcp espinudp none"
+rm -f /tmp/thru.*
+for r in $(seq "$ROUNDS"); do
+	for e in $ENCAPS; do
+		case $e in
+		espintcp) thru espintcp 40011 4511 ;;
+		espinudp) thru espinudp 4512 4513 ;;
+		none) thru none 0 0 ;;
+		esac
+		echo "${rate:-0} $cost" >> "/tmp/thru.$e"
+		if [ "$r" = 1 ] && [ "$e" = espintcp ]; then
+			ike_idle="$(us2ms "$(sed -n 's/^ike_rtt_avg_us //p' /tmp/ike.out)") / $(us2ms "$(sed -n 's/^ike_rtt_max_us //p' /tmp/ike.out)")"
+			ping_idle="$(avg /tmp/outer.out) / $(max /tmp/outer.out)"
+			fps="$frames ESP frames out in $segs data segments ($(ratio "$frames" "$segs") per segment), $segs_in segments in"
+		fi
+	done
+done
+for e in $ENCAPS; do
+	eval "r_$e=\$(cut -d' ' -f1 /tmp/thru.$e | median)"
+	eval "c_$e=\$(cut -d' ' -f2 /tmp/thru.$e | median)"
+	eval "all_$e=\"\$(cut -d' ' -f1 /tmp/thru.$e | tr '\n' ' ')\""
+done
+row() { # LABEL ENCAP
+	eval "r=\$r_$2 c=\$c_$2 all=\$all_$2"
+	# shellcheck disable=SC2154 # set by the eval above
+	printf '%-22s %8s %12s %12s %12s   %s\n' "$1" "$r" "$(ratio "$r" "$r_none")" \
+		"$c" "$(ratio "$c" "$c_none")" "$all"
+}
 echo "#"
 echo "# idle, unshaped (ms, avg / max of 20): IKE round trip $ike_idle; outer ping $ping_idle"
-echo "# iperf3 through the tunnel, unshaped veth, ${THRU_SECS}s each, same guest run:"
-printf '%-22s %8s %12s\n' "# encapsulation" mbit/s vs_plain_esp
-printf '%-22s %8s %12s\n' "espintcp (TCP)" "$r_tcp" "$(ratio "$r_tcp" "$r_esp")"
-printf '%-22s %8s %12s\n' "espinudp (UDP)" "$r_udp" "$(ratio "$r_udp" "$r_esp")"
-printf '%-22s %8s %12s\n' "none (plain ESP)" "$r_esp" "1.00"
+echo "# iperf3 through the tunnel, unshaped veth, ${THRU_SECS}s each, medians of $ROUNDS rounds, same guest run;"
+echo "# cpu_ms/MB: guest kernel CPU time (system + irq + softirq) per MB the receiver got"
+printf '%-22s %8s %12s %12s %12s   %s\n' "# encapsulation" mbit/s vs_plain_esp cpu_ms/MB vs_plain_esp "each round (mbit/s)"
+row "espintcp (TCP)" espintcp
+row "espinudp (UDP)" espinudp
+row "none (plain ESP)" none
+# shellcheck disable=SC2154
+echo "# espintcp / espinudp: throughput $(ratio "$r_espintcp" "$r_espinudp"), kernel CPU per MB $(ratio "$c_espintcp" "$c_espinudp")"
+echo "# outer connection, first espintcp round: $fps"
+if [ -n "$PROFILE" ]; then
+	for e in $ENCAPS; do
+		echo "# perf: kernel symbols over 0.4% of samples, $e, last round"
+		perf report -i "/tmp/perf.$e" --stdio --no-children --sort sym \
+			--percent-limit 0.4 2>/dev/null | grep -E '^ +[0-9]' | head -n 60 | sed 's/^/#   /'
+	done
+fi

@@ -14,6 +14,7 @@
 # that is not installed: make modules_install INSTALL_MOD_PATH=DIR, as for
 # scripts/debug-kernel.sh); in the guest they are at /lib/modules/KVER all
 # the same. Modules the kernel has built in (modules.builtin) are skipped.
+# EXTRA_TOOLS names more host programs to take along (make bench: perf).
 set -eu
 
 kver=$1 ko=$2 bins=$3 out=$4 kmods=${5:-}
@@ -34,7 +35,7 @@ wanted="e1000 esp4 esp6 xfrm_user xfrm_algo xfrm4_tunnel xfrm6_tunnel tunnel4 tu
 	chacha20poly1305 inet_diag tcp_diag udp_diag"
 wanted_dirs="crypto arch/x86/crypto lib/crypto net/xfrm net/key net/ipv4
 	net/ipv6 net/netfilter net/sched"
-tools="dash bash ip tc ss nft iperf3 kmod tcpdump"
+tools="dash bash ip tc ss nft iperf3 kmod tcpdump ${EXTRA_TOOLS:-}"
 
 [ -f "$src/modules.dep" ] || { echo "no $src/modules.dep" >&2; exit 1; }
 [ -f "$ko" ] || { echo "no $ko" >&2; exit 1; }
