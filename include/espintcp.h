@@ -156,7 +156,8 @@ int espintcp_xfrm_net_init(struct net *net);
 void espintcp_xfrm_net_exit(struct net *net);
 
 /* input.c: ESP from the stream into xfrm */
-void espintcp_esp_rcv(struct espintcp_sock *esk, struct sk_buff *skb);
+void espintcp_esp_rcv(struct espintcp_sock *esk, struct sk_buff *skb,
+		      unsigned int off, unsigned int len);
 bool espintcp_esp_note_segment(struct espintcp_sock *esk,
 			       const struct sk_buff *skb);
 bool espintcp_input_owns(const struct sk_buff *skb);
@@ -178,7 +179,8 @@ void espintcp_strp_stop(struct espintcp_sock *esk);
 void espintcp_strp_done(struct espintcp_sock *esk);
 
 /* rx.c */
-void espintcp_rx_msg(struct espintcp_sock *esk, struct sk_buff *skb);
+void espintcp_rx_msg(struct espintcp_sock *esk, struct sk_buff *skb,
+		     unsigned int off, unsigned int len);
 int espintcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 		     int flags);
 

@@ -129,22 +129,52 @@ static void espintcp_push_eth(struct sk_buff *skb,
 }
 
 /*
- * A copy of the ESP at @skb->data, behind the IP and UDP headers it would
- * have come with as ESP-in-UDP, made from the connection's addresses and
- * ports and the segment's DSCP (decap-dscp copies it inward; ECN is TCP's,
- * which answers it itself); the copy is as xfrm4/6_udp_encap_rcv() hand a
- * packet on: lengths without the UDP header, data and transport header at
- * the SPI.
+ * The @len bytes of ESP at @off in @skb, copied into a new linear buffer
+ * with @headroom in front. The bytes are copied because ESP decrypts in
+ * place, in pages the message shares with TCP and maybe with the page
+ * cache of whoever sent them; and because the message would otherwise
+ * hold a whole segment's buffer for a few bytes, which the socket the
+ * packet is delivered to would be charged for. Copied straight from where
+ * the parser left the message, it is the only copy made. Of the segment's
+ * metadata it keeps the mark, the arrival time and the extensions (the
+ * secpath of a connection that itself came through IPsec).
+ */
+static struct sk_buff *espintcp_esp_copy(struct sk_buff *skb,
+					 unsigned int off, unsigned int len,
+					 unsigned int headroom)
+{
+	struct sk_buff *nskb;
+
+	nskb = alloc_skb(headroom + len, GFP_ATOMIC);
+	if (!nskb)
+		return NULL;
+	skb_reserve(nskb, headroom);
+	nskb->mark = skb->mark;
+	nskb->tstamp = skb->tstamp;
+	skb_ext_copy(nskb, skb);
+	if (skb_copy_bits(skb, off, skb_put(nskb, len), len)) {
+		kfree_skb(nskb);
+		return NULL;
+	}
+	return nskb;
+}
+
+/*
+ * A copy of the message's ESP behind the IP and UDP headers it would have
+ * come with as ESP-in-UDP, made from the connection's addresses and ports
+ * and the segment's DSCP (decap-dscp copies it inward; ECN is TCP's, which
+ * answers it itself); the copy is as xfrm4/6_udp_encap_rcv() hand a packet
+ * on: lengths without the UDP header, data and transport header at the SPI.
  *
  * The segment's own headers cannot serve: TCP collapses its queue under
  * memory pressure into new buffers that have none, and no device. The
- * bytes are copied because ESP decrypts in place, and because the message
- * may otherwise hold a whole segment's buffer for a few bytes, which the
- * socket the packet is delivered to would be charged for. The copy is one
- * packet: what TCP's receive offload recorded about the segment goes.
+ * copy is one packet: what TCP's receive offload recorded about the
+ * segment goes.
  */
 static struct sk_buff *espintcp_esp_headers(struct sock *sk,
-					    struct sk_buff *skb, bool ip6,
+					    struct sk_buff *skb,
+					    unsigned int off, unsigned int len,
+					    bool ip6,
 					    const struct net_device *dev,
 					    u8 dscp)
 {
@@ -154,15 +184,11 @@ static struct sk_buff *espintcp_esp_headers(struct sock *sk,
 	struct sk_buff *nskb;
 	struct udphdr *uh;
 
-	nskb = skb_copy_expand(skb, hlen + (eth ? ETH_HLEN : 0), 0,
-			       GFP_ATOMIC);
+	nskb = espintcp_esp_copy(skb, off, len, hlen + (eth ? ETH_HLEN : 0));
 	consume_skb(skb);
 	if (!nskb)
 		return NULL;
 	skb = nskb;
-	skb_gso_reset(skb);
-	skb->ip_summed = CHECKSUM_NONE;
-	memset(skb->cb, 0, sizeof(skb->cb));
 
 	uh = skb_push(skb, sizeof(*uh));
 	uh->source = inet_sk(sk)->inet_dport;
@@ -208,8 +234,9 @@ bool espintcp_esp_note_segment(struct espintcp_sock *esk,
 	return true;
 }
 
-/* @skb is one ESP message from the stream, data at the SPI */
-void espintcp_esp_rcv(struct espintcp_sock *esk, struct sk_buff *skb)
+/* @skb holds one ESP message from the stream, @len bytes at @off */
+void espintcp_esp_rcv(struct espintcp_sock *esk, struct sk_buff *skb,
+		      unsigned int off, unsigned int len)
 {
 	struct sock *sk = esk->sk;
 	bool ip6 = espintcp_sk_ipv6(sk);
@@ -217,7 +244,7 @@ void espintcp_esp_rcv(struct espintcp_sock *esk, struct sk_buff *skb)
 	struct net_device *dev;
 	int ifindex;
 
-	if (skb->len > espintcp_esp_max(ip6)) {
+	if (len > espintcp_esp_max(ip6)) {
 		XFRM_INC_STATS(net, LINUX_MIB_XFRMINHDRERROR);
 		espintcp_stat_add(sk, ESPINTCP_RX_DROP_TOO_LONG, 1);
 		kfree_skb(skb);
@@ -237,7 +264,8 @@ void espintcp_esp_rcv(struct espintcp_sock *esk, struct sk_buff *skb)
 		goto out;
 	}
 
-	skb = espintcp_esp_headers(sk, skb, ip6, dev, READ_ONCE(esk->rx_dscp));
+	skb = espintcp_esp_headers(sk, skb, off, len, ip6, dev,
+				   READ_ONCE(esk->rx_dscp));
 	if (!skb) {
 		espintcp_stat_add(sk, ESPINTCP_RX_DROP_NOMEM, 1);
 		goto out;

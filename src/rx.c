@@ -31,11 +31,16 @@ static bool espintcp_rx_full(const struct espintcp_sock *esk)
  * parser stops taking bytes from TCP until recvmsg makes room, and TCP's
  * flow control holds the peer back.
  */
-static void espintcp_rx_ike(struct espintcp_sock *esk, struct sk_buff *skb)
+static void espintcp_rx_ike(struct espintcp_sock *esk, struct sk_buff *skb,
+			    unsigned int off, unsigned int len)
 {
 	struct sock *sk = esk->sk;
-	unsigned int len = skb->len;
 
+	/* recvmsg hands out the whole buffer: it must hold the message only */
+	if (!pskb_pull(skb, off) || pskb_trim(skb, len)) {
+		espintcp_rx_drop(sk, skb, ESPINTCP_RX_DROP_NOMEM);
+		return;
+	}
 	if (!sk_rmem_schedule(sk, skb, skb->truesize)) {
 		XFRM_INC_STATS(sock_net(sk), LINUX_MIB_XFRMINERROR);
 		espintcp_rx_drop(sk, skb, ESPINTCP_RX_DROP_NOMEM);
@@ -55,21 +60,23 @@ static void espintcp_rx_ike(struct espintcp_sock *esk, struct sk_buff *skb)
 	esk->saved_data_ready(sk);
 }
 
-static void espintcp_rx_esp(struct espintcp_sock *esk, struct sk_buff *skb)
+static void espintcp_rx_esp(struct espintcp_sock *esk, struct sk_buff *skb,
+			    unsigned int off, unsigned int len)
 {
 	espintcp_stat_add(esk->sk, ESPINTCP_ESP_RX_MSGS, 1);
-	espintcp_stat_add(esk->sk, ESPINTCP_ESP_RX_BYTES, skb->len);
-	espintcp_esp_rcv(esk, skb);
+	espintcp_stat_add(esk->sk, ESPINTCP_ESP_RX_BYTES, len);
+	espintcp_esp_rcv(esk, skb, off, len);
 }
 
-/* @skb holds one message, without its length prefix */
-void espintcp_rx_msg(struct espintcp_sock *esk, struct sk_buff *skb)
+/* @skb holds one message, without its length prefix, @len bytes at @off */
+void espintcp_rx_msg(struct espintcp_sock *esk, struct sk_buff *skb,
+		     unsigned int off, unsigned int len)
 {
 	struct sock *sk = esk->sk;
 	u32 marker;
 	u8 first;
 
-	if (skb->len == 1 && !skb_copy_bits(skb, 0, &first, 1) &&
+	if (len == 1 && !skb_copy_bits(skb, off, &first, 1) &&
 	    first == ESPINTCP_KEEPALIVE) {
 		espintcp_stat_add(sk, ESPINTCP_RX_KEEPALIVE, 1);
 		consume_skb(skb);
@@ -77,17 +84,17 @@ void espintcp_rx_msg(struct espintcp_sock *esk, struct sk_buff *skb)
 	}
 
 	/* neither a non-ESP marker nor an SPI fits: not a message */
-	if (skb->len <= ESPINTCP_MARKER_SIZE ||
-	    skb_copy_bits(skb, 0, &marker, sizeof(marker))) {
+	if (len <= ESPINTCP_MARKER_SIZE ||
+	    skb_copy_bits(skb, off, &marker, sizeof(marker))) {
 		XFRM_INC_STATS(sock_net(sk), LINUX_MIB_XFRMINHDRERROR);
 		espintcp_rx_drop(sk, skb, ESPINTCP_RX_DROP_SHORT);
 		return;
 	}
 
 	if (marker == 0)
-		espintcp_rx_ike(esk, skb);
+		espintcp_rx_ike(esk, skb, off, len);
 	else
-		espintcp_rx_esp(esk, skb);
+		espintcp_rx_esp(esk, skb, off, len);
 }
 
 /*

@@ -2,7 +2,9 @@
 /*
  * The module's only contact with the kernel's stream parser. It cuts the
  * TCP stream into messages at the 2-byte length prefix and hands each
- * message, prefix removed, to espintcp_rx_msg(). A kernel without
+ * message to espintcp_rx_msg(), as where it is in the buffer the parser
+ * made for it: the buffer holds more, which only IKE needs cut off (ESP is
+ * copied out). A kernel without
  * strparser, or with a different one, needs changes here only.
  */
 #include <net/strparser.h>
@@ -34,16 +36,9 @@ static void espintcp_strp_rcv(struct strparser *strp, struct sk_buff *skb)
 	struct espintcp_sock *esk = container_of(strp, struct espintcp_sock,
 						 strp);
 	struct strp_msg *rxm = strp_msg(skb);
-	unsigned int len = rxm->full_len - ESPINTCP_LEN_SIZE;
 
-	if (!pskb_pull(skb, rxm->offset + ESPINTCP_LEN_SIZE) ||
-	    pskb_trim(skb, len)) {
-		espintcp_stat_add(esk->sk, ESPINTCP_RX_DROP_NOMEM, 1);
-		kfree_skb(skb);
-		return;
-	}
-
-	espintcp_rx_msg(esk, skb);
+	espintcp_rx_msg(esk, skb, rxm->offset + ESPINTCP_LEN_SIZE,
+			rxm->full_len - ESPINTCP_LEN_SIZE);
 }
 
 /*
