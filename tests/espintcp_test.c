@@ -1085,7 +1085,11 @@ static void test_esp_collapsed_marked(int family)
 		usleep(20000);
 	}
 	close(u);
-	for (more = 0; more < COLLAPSE_IKE; more++) {
+	/* a slow kernel may need more segments than a fast one */
+	for (more = 0; more < 4 * COLLAPSE_IKE; more++) {
+		if (more >= COLLAPSE_IKE &&
+		    tcpext_get(SRV, "TCPRcvCollapsed") > collapsed)
+			break;
 		fill_ike(m, sizeof(m), ike + more);
 		if (send(c, m, sizeof(m), MSG_DONTWAIT) < 0)
 			break;
@@ -1093,8 +1097,10 @@ static void test_esp_collapsed_marked(int family)
 	}
 	diag("TCP collapsed %ld buffers; %d more IKE messages; %d bytes queued",
 	     tcpext_get(SRV, "TCPRcvCollapsed") - collapsed, more, inq(s));
-	CHECK(tcpext_get(SRV, "TCPRcvCollapsed") > collapsed,
-	      "TCP collapsed nothing: the case was not reached");
+	if (tcpext_get(SRV, "TCPRcvCollapsed") == collapsed) {
+		skip_reason = "TCP collapsed nothing after 64 more segments: the case was not reached";
+		goto unmark;
+	}
 
 	expect_ike_seq(s, ike + more);
 	got = recv_datagrams(r, COLLAPSE_ESP, sizeof(data));
@@ -1104,6 +1110,7 @@ static void test_esp_collapsed_marked(int family)
 	CHECK(xfrm_stat(SRV, "XfrmInNoStates") == nostates,
 	      "XfrmInNoStates moved by %ld: ESP without the connection's mark",
 	      xfrm_stat(SRV, "XfrmInNoStates") - nostates);
+unmark:
 	close(r);
 	mark_tcp_in(false);
 flush:
