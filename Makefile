@@ -9,7 +9,8 @@
 # make check-all                           the full suite on every kernel
 # make check-debug                         the guest suite on a KASAN/lockdep/kmemleak kernel
 # make run                                 the demo: 6.1 in QEMU, IKE over TCP
-# make bench                               IKE latency under ESP load, 6.1
+# make bench                               IKE latency under load, throughput and CPU per MB
+#                                          by encapsulation, 1000 connections; 6.1; build/bench/
 # make interop                             against upstream espintcp (also in check)
 # make fuzz [DURATION=300] [SEED=n] [KVER=]  the fuzzer alone, longer than in check
 # make lint                                checkpatch --strict and sparse

@@ -35,7 +35,7 @@ k612=$(newest_612)
 pkgs="build-essential make gcc bc kmod cpio xz-utils zstd busybox-static
       qemu-system-x86 iproute2 iperf3 nftables sparse git
       dkms dh-dkms debhelper lintian openssl tcpdump tshark debootstrap curl
-      shellcheck linux-source-6.1
+      shellcheck linux-source-6.1 linux-perf gnuplot-nox
       linux-image-amd64 linux-headers-amd64
       linux-image-$k612-unsigned linux-headers-$k612"
 

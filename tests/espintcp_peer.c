@@ -16,6 +16,12 @@
  *	sizes (5 to 65533 bytes, mostly small) from client to server while
  *	the server checks every byte; print "stress COUNT exact" or what
  *	differed; then hold the connection until stdin closes.
+ *   espintcp_peer 4|6 CPORT SPORT many N
+ *	N connections, from CPORT to CPORT + N - 1, all to SPORT; print
+ *	"ready N" and the microseconds they took, hold them until stdin
+ *	closes, then close them all and print the microseconds that took.
+ *	PEER_PLAIN=1: plain TCP connections, without "IKETCP" or the ULP
+ *	(what a connection costs without the module).
  *
  * While it holds the connection, a line "rst" on stdin closes the server
  * end with SO_LINGER {1, 0}: the client end gets a RST, and its fd stays
@@ -33,9 +39,11 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -218,13 +226,80 @@ static void hold(int s)
 		close(s);
 }
 
+/*
+ * The server end of a connection the client end @c just made to @l, the
+ * client's address as the server sees it in @peer if not NULL.
+ */
+static int accept_end(int l, int c, bool plain, struct sockaddr_storage *peer)
+{
+	socklen_t plen = sizeof(*peer);
+	char pfx[6];
+	int s;
+
+	if (!plain && send(c, "IKETCP", 6, 0) != 6)
+		die("send IKETCP");
+	if (!plain)
+		ulp(c);
+	s = accept(l, (struct sockaddr *)peer, peer ? &plen : NULL);
+	if (s < 0)
+		die("accept");
+	if (!plain && (recv(s, pfx, 6, MSG_WAITALL) != 6 ||
+		       memcmp(pfx, "IKETCP", 6)))
+		die("IKETCP prefix");
+	if (!plain)
+		ulp(s);
+	return s;
+}
+
+/* in netns cli, listener @l in srv: @n connections, held until stdin closes */
+static int many(int family, int l, const char *caddr, const char *saddr,
+		int cport, int sport, int n)
+{
+	bool plain = getenv("PEER_PLAIN") != NULL;
+	struct rlimit rl = { .rlim_cur = 2 * n + 64, .rlim_max = 2 * n + 64 };
+	struct sockaddr_storage ss;
+	long long t0;
+	socklen_t len;
+	int *fds, i;
+
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		die("RLIMIT_NOFILE");
+	fds = calloc(2 * n, sizeof(*fds));
+	if (!fds)
+		die("calloc");
+	t0 = now_us();
+	for (i = 0; i < n; i++) {
+		int one = 1, c = socket(family, SOCK_STREAM, 0);
+
+		setsockopt(c, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		bypass(c, family);
+		len = sockaddr_fill(family, caddr, cport + i, &ss);
+		if (bind(c, (struct sockaddr *)&ss, len))
+			die("client bind");
+		len = sockaddr_fill(family, saddr, sport, &ss);
+		if (connect(c, (struct sockaddr *)&ss, len))
+			die("connect");
+		fds[2 * i] = c;
+		fds[2 * i + 1] = accept_end(l, c, plain, NULL);
+	}
+	printf("ready %d\nopen_us %lld\n", n, now_us() - t0);
+	fflush(stdout);
+	hold(-1);
+	t0 = now_us();
+	for (i = 0; i < 2 * n; i++)
+		close(fds[i]);
+	printf("close_us %lld\n", now_us() - t0);
+	free(fds);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_storage ss, peer;
 	int family, cport, sport, l, c, s, one = 1;
 	const char *caddr, *saddr;
 	char pfx[6], ip[64];
-	socklen_t len, plen = sizeof(peer);
+	socklen_t len;
 
 	if (argc < 4) {
 		fprintf(stderr, "usage: %s 4|6 CPORT SPORT [hold | ike MS N | stress N]\n",
@@ -242,10 +317,12 @@ int main(int argc, char **argv)
 	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	bypass(l, family);	/* accepted sockets inherit it */
 	len = sockaddr_fill(family, saddr, sport, &ss);
-	if (bind(l, (struct sockaddr *)&ss, len) || listen(l, 1))
+	if (bind(l, (struct sockaddr *)&ss, len) || listen(l, 16))
 		die("server bind/listen");
 
 	enter(env("PEER_CLI_NS", "cli"));
+	if (argc >= 6 && !strcmp(argv[4], "many"))
+		return many(family, l, caddr, saddr, cport, sport, atoi(argv[5]));
 	c = socket(family, SOCK_STREAM, 0);
 	setsockopt(c, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	bypass(c, family);
@@ -255,17 +332,8 @@ int main(int argc, char **argv)
 	len = sockaddr_fill(family, saddr, sport, &ss);
 	if (connect(c, (struct sockaddr *)&ss, len))
 		die("connect");
-	if (send(c, "IKETCP", 6, 0) != 6)
-		die("send IKETCP");
-	ulp(c);
-
-	s = accept(l, (struct sockaddr *)&peer, &plen);
-	if (s < 0)
-		die("accept");
+	s = accept_end(l, c, false, &peer);
 	close(l);
-	if (recv(s, pfx, 6, MSG_WAITALL) != 6 || memcmp(pfx, "IKETCP", 6))
-		die("IKETCP prefix");
-	ulp(s);
 
 	if (family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&peer)->sin_addr, ip,

@@ -27,6 +27,14 @@ KEY=0x0102030405060708090a0b0c0d0e0f1011121314
 SECS=${BENCH_SECS:-12}
 COUNT=$((SECS * 10 - 20))
 
+# "@ KEY VALUE..." lines are the figures: run.sh takes them out of the
+# output and writes them to build/bench/results.json (tests/qemu/bench-report.sh)
+fig() { echo "@ $*"; }
+rtts() { # FILE: the round trips a ping or espintcp_peer printed, in ms
+	sed -n 's/.* time=\([0-9.]*\) ms/\1/p; s/^ike_rtt_us \([0-9]*\)$/\1 us/p' "$1" |
+		awk '{ printf "%s ", $2 == "us" ? $1 / 1000 : $1 }'
+}
+
 avg() { sed -n 's|.*min/avg/max = [0-9.]*/\([0-9.]*\)/.*|\1|p' "$1"; }
 max() { sed -n 's|.*min/avg/max = [0-9.]*/[0-9.]*/\([0-9.]*\).*|\1|p' "$1"; }
 us2ms() { awk -v v="$1" 'BEGIN { printf "%.1f", v / 1000 }'; }
@@ -52,8 +60,12 @@ tunnel() { # CPORT SPORT [ENCAP: espintcp (default), espinudp, none]
 		tmpl src 10.0.1.1 dst 10.0.1.2 proto esp reqid 5 mode tunnel
 }
 
-# one_run NAME CPORT SPORT: prints a table row
+# one_run NAME KEY CPORT SPORT: prints a table row, and its figures under
+# shaped.KEY
 one_run() {
+	key=$2 name=$1
+	shift 2
+	set -- "$name" "$@"
 	topo_up
 	topo_shape 10mbit
 	cli ip addr add 10.9.1.1/32 dev lo
@@ -85,6 +97,17 @@ one_run() {
 	[ -n "${BENCH_DEBUG:-}" ] && tail -n 5 /tmp/ike.out /tmp/iperf.out /tmp/outer.out /tmp/inner.out &&
 		srv grep -E "SeqError|InError|NoStates" /proc/net/xfrm_stat
 	rate=$(sed -n 's/.* \([0-9.]*\) Mbits\/sec.*receiver.*/\1/p' /tmp/iperf.out)
+	fig "shaped.$key.ike_avg_ms" "$(us2ms "$(sed -n 's/^ike_rtt_avg_us //p' /tmp/ike.out)")"
+	fig "shaped.$key.ike_max_ms" "$(us2ms "$(sed -n 's/^ike_rtt_max_us //p' /tmp/ike.out)")"
+	fig "shaped.$key.ping_avg_ms" "$(avg /tmp/outer.out)"
+	fig "shaped.$key.ping_max_ms" "$(max /tmp/outer.out)"
+	fig "shaped.$key.inner_ping_avg_ms" "$(avg /tmp/inner.out)"
+	fig "shaped.$key.inner_ping_max_ms" "$(max /tmp/inner.out)"
+	fig "shaped.$key.mbit_s" "${rate:-0}"
+	fig "shaped.$key.ike_minus_ping_ms" "$(awk -v a="$(sed -n 's/^ike_rtt_avg_us //p' /tmp/ike.out)" \
+		-v b="$(avg /tmp/outer.out)" 'BEGIN { printf "%.1f", a / 1000 - b }')"
+	fig "shaped.$key.ike_rtt_ms" "$(rtts /tmp/ike.out)"
+	fig "shaped.$key.ping_rtt_ms" "$(rtts /tmp/outer.out)"
 	printf '%-22s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n' "$1" \
 		"$(us2ms "$(sed -n 's/^ike_rtt_avg_us //p' /tmp/ike.out)")" \
 		"$(us2ms "$(sed -n 's/^ike_rtt_max_us //p' /tmp/ike.out)")" \
@@ -101,22 +124,27 @@ one_run() {
 
 modprobe xfrm_user	# before any socket policy, as with an IKE daemon
 modprobe espintcp
-# bench_part=thru on the kernel command line: the unshaped table only
-case " $(cat /proc/cmdline) " in
-*" bench_part=thru "*) ;;
-*)
+# bench_part=shaped,thru,scale (the default: all three) on the kernel
+# command line chooses the tables
+PARTS=$(sed -n 's/.* bench_part=\([^ ]*\).*/\1/p' /proc/cmdline)
+PARTS=${PARTS:-shaped,thru,scale}
+part() { case ",$PARTS," in *",$1,"*) return 0 ;; esac; return 1; }
+
+if part shaped; then
 echo "# IKE round trip vs. outer ping during a bulk transfer through the tunnel,"
 echo "# 10 Mbit/s tbf on both veth ends, ${SECS}s, one sample per 100 ms (ms);"
 echo "# in_*: ping inside the tunnel; mbit/s: iperf3 receiver; ike-ping: the difference of averages"
 printf '%-22s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n' "# configuration" \
 	ike_avg ike_max ping_avg ping_max in_avg in_max mbit/s esp_drop ike-ping
-one_run "bounded (default)" 40001 4501
+one_run "bounded (default)" bounded 40001 4501
 sleep 2
 echo 0 > /sys/module/espintcp/parameters/esp_notsent_bytes
-one_run "unbounded (upstream)" 40002 4502
+one_run "unbounded (upstream)" unbounded 40002 4502
 echo 4096 > /sys/module/espintcp/parameters/esp_notsent_bytes
-;;
-esac
+fi
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }'; }
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
 
 # --- unshaped: idle round trips, and throughput by encapsulation ----------
 THRU_SECS=${BENCH_THRU_SECS:-8}
@@ -132,10 +160,33 @@ case " $(cat /proc/cmdline) " in
 *" bench_profile=1 "*) command -v perf > /dev/null && PROFILE=1 ;;
 esac
 
+# transfer NAME: iperf3 through the tunnel for THRU_SECS, its Mbit/s in
+# $rate and the kernel CPU ms per MB moved in $cost (perf.NAME: profile)
+transfer() {
+	srv timeout $((THRU_SECS + 20)) iperf3 -s -1 -B 10.9.2.1 >/dev/null 2>&1 &
+	iperf_srv=$! perf_pid=
+	sleep 0.5
+	if [ -n "$PROFILE" ]; then
+		(sleep 1; perf record -a -o "/tmp/perf.$1" -- sleep $((THRU_SECS - 3)) \
+			> /dev/null 2>&1) &
+		perf_pid=$!
+	fi
+	t0=$(cpu_ms)
+	cli timeout $((THRU_SECS + 15)) iperf3 -c 10.9.2.1 -B 10.9.1.1 -t "$THRU_SECS" -f m \
+		> /tmp/iperf.out 2>&1 || true
+	t1=$(cpu_ms)
+	wait "$iperf_srv" $perf_pid
+	rate=$(sed -n 's/.* \([0-9.]*\) Mbits\/sec.*receiver.*/\1/p' /tmp/iperf.out)
+	rate=${rate:-0}
+	# kernel CPU per MB: the transfer's MBytes, as the receiver counted them
+	mb=$(sed -n 's/.* \([0-9.]*\) MBytes .*receiver.*/\1/p' /tmp/iperf.out)
+	cost=$(awk -v t="$((t1 - t0))" -v m="${mb:-0}" \
+		'BEGIN { if (m > 0) printf "%.1f", t / m; else print "?" }')
+}
+
 # thru ENCAP CPORT SPORT: iperf3 Mbit/s through the tunnel in $rate, and
 # kernel CPU ms per MB moved in $cost
 thru() {
-	PERF_NAME=$1
 	topo_up
 	cli ip addr add 10.9.1.1/32 dev lo
 	srv ip addr add 10.9.2.1/32 dev lo
@@ -171,16 +222,7 @@ thru() {
 		cli ping -c 20 -i 0.05 10.0.1.2 > /tmp/outer.out 2>&1
 	fi
 	tunnel "$2" "$3" "$1"
-	srv timeout $((THRU_SECS + 20)) iperf3 -s -1 -B 10.9.2.1 >/dev/null 2>&1 &
-	sleep 0.5
-	if [ -n "$PROFILE" ]; then
-		(sleep 1; perf record -a -o "/tmp/perf.$PERF_NAME" -- sleep $((THRU_SECS - 3)) \
-			> /dev/null 2>&1) &
-	fi
-	t0=$(cpu_ms)
-	cli timeout $((THRU_SECS + 15)) iperf3 -c 10.9.2.1 -B 10.9.1.1 -t "$THRU_SECS" -f m \
-		> /tmp/iperf.out 2>&1 || true
-	t1=$(cpu_ms)
+	transfer "$1"
 	if [ "$1" = espintcp ]; then
 		# how many ESP frames each of the outer connection's segments carried
 		cli ss -tniH state established src "10.0.1.1:$2" > /tmp/ss.out
@@ -190,19 +232,13 @@ thru() {
 	fi
 	exec 4>&-
 	wait
-	rate=$(sed -n 's/.* \([0-9.]*\) Mbits\/sec.*receiver.*/\1/p' /tmp/iperf.out)
-	# kernel CPU per MB: the transfer's MBytes, as the receiver counted them
-	mb=$(sed -n 's/.* \([0-9.]*\) MBytes .*receiver.*/\1/p' /tmp/iperf.out)
-	cost=$(awk -v t="$((t1 - t0))" -v m="${mb:-0}" \
-		'BEGIN { if (m > 0) printf "%.1f", t / m; else print "?" }')
 	cli ip xfrm policy flush; cli ip xfrm state flush
 	srv ip xfrm policy flush; srv ip xfrm state flush
 	topo_down
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }'; }
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
 
+if part thru; then
 # Under TCG one transfer varies by 20% or more from the next: the
 # encapsulations take turns, ROUNDS times, and each gets its median.
 ROUNDS=$(sed -n 's/.* bench_rounds=\([0-9]*\).*/\1/p' /proc/cmdline)
@@ -218,6 +254,8 @@ for r in $(seq "$ROUNDS"); do
 		esac
 		echo "${rate:-0} $cost" >> "/tmp/thru.$e"
 		if [ "$r" = 1 ] && [ "$e" = espintcp ]; then
+			cp /tmp/ike.out /tmp/ike.idle
+			cp /tmp/outer.out /tmp/outer.idle
 			ike_idle="$(us2ms "$(sed -n 's/^ike_rtt_avg_us //p' /tmp/ike.out)") / $(us2ms "$(sed -n 's/^ike_rtt_max_us //p' /tmp/ike.out)")"
 			ping_idle="$(avg /tmp/outer.out) / $(max /tmp/outer.out)"
 			fps="$frames ESP frames out in $segs data segments ($(ratio "$frames" "$segs") per segment), $segs_in segments in"
@@ -229,9 +267,12 @@ for e in $ENCAPS; do
 	eval "c_$e=\$(cut -d' ' -f2 /tmp/thru.$e | median)"
 	eval "all_$e=\"\$(cut -d' ' -f1 /tmp/thru.$e | tr '\n' ' ')\""
 done
+# shellcheck disable=SC2154 # r, c and all: set by the eval
 row() { # LABEL ENCAP
 	eval "r=\$r_$2 c=\$c_$2 all=\$all_$2"
-	# shellcheck disable=SC2154 # set by the eval above
+	fig "thru.$2.mbit_s" "$r"
+	fig "thru.$2.cpu_ms_per_mb" "$c"
+	fig "thru.$2.rounds_mbit_s" "$all"
 	printf '%-22s %8s %12s %12s %12s   %s\n' "$1" "$r" "$(ratio "$r" "$r_none")" \
 		"$c" "$(ratio "$c" "$c_none")" "$all"
 }
@@ -245,6 +286,16 @@ row "espinudp (UDP)" espinudp
 row "none (plain ESP)" none
 # shellcheck disable=SC2154
 echo "# espintcp / espinudp: throughput $(ratio "$r_espintcp" "$r_espinudp"), kernel CPU per MB $(ratio "$c_espintcp" "$c_espinudp")"
+fig ratio.espintcp_espinudp.mbit_s "$(ratio "$r_espintcp" "$r_espinudp")"
+fig ratio.espintcp_espinudp.cpu_ms_per_mb "$(ratio "$c_espintcp" "$c_espinudp")"
+fig outer.esp_frames_per_segment "$(ratio "$frames" "$segs")"
+fig idle.ike_rtt_avg_ms "$(us2ms "$(sed -n 's/^ike_rtt_avg_us //p' /tmp/ike.idle)")"
+fig idle.ike_rtt_max_ms "$(us2ms "$(sed -n 's/^ike_rtt_max_us //p' /tmp/ike.idle)")"
+fig idle.ping_avg_ms "$(avg /tmp/outer.idle)"
+fig idle.ping_max_ms "$(max /tmp/outer.idle)"
+fig thru.seconds "$THRU_SECS"
+fig thru.rounds "$ROUNDS"
+fig shaped.seconds "$SECS"
 echo "# outer connection, first espintcp round: $fps"
 if [ -n "$PROFILE" ]; then
 	for e in $ENCAPS; do
@@ -252,4 +303,146 @@ if [ -n "$PROFILE" ]; then
 		perf report -i "/tmp/perf.$e" --stdio --no-children --sort sym \
 			--percent-limit 0.4 2>/dev/null | grep -E '^ +[0-9]' | head -n 60 | sed 's/^/#   /'
 	done
+fi
+fi
+
+# --- scale: many connections on one server, each with its own SA pair -----
+#
+# CONNS connections from cli ports 20000.. to srv's 4600: their slab memory
+# as plain TCP and with the ULP, then with an SA pair each (transport mode,
+# the two directions, in both namespaces: what an IKE daemon would install
+# at each end), the time to set it all up and tear it down, and the
+# throughput of one tunnel on connection 0 with the others' states present
+# and without them. After the teardown the module must unload (every ULP
+# socket and TCP state holds a reference on it), and slab memory should be
+# back near where it started.
+
+# slab memory in use: caches dropped, and empty slabs given back, so that
+# what one step freed is not counted again in the next
+slab_kb() {
+	echo 3 > /proc/sys/vm/drop_caches
+	for f in /sys/kernel/slab/*/shrink; do
+		echo 1 > "$f" 2> /dev/null || true
+	done
+	awk '$1 == "Slab:" { print $2 }' /proc/meminfo
+}
+now_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
+
+# many CONNS [plain]: CONNS connections held by espintcp_peer on fd 5
+many_up() {
+	rm -f /tmp/many.in
+	mkfifo /tmp/many.in
+	if [ "${2:-}" = plain ]; then
+		PEER_PLAIN=1 /tests/bin/espintcp_peer 4 20000 4600 many "$1" \
+			< /tmp/many.in > /tmp/many.out 2>&1 &
+	else
+		/tests/bin/espintcp_peer 4 20000 4600 many "$1" \
+			< /tmp/many.in > /tmp/many.out 2>&1 &
+	fi
+	many_pid=$!
+	exec 5> /tmp/many.in
+	for _i in $(seq 3000); do
+		grep -q '^ready' /tmp/many.out && return 0
+		kill -0 "$many_pid" 2> /dev/null || break
+		sleep 0.1
+	done
+	echo "# scale: the connections did not come up: $(cat /tmp/many.out)"
+	return 1
+}
+many_down() {
+	exec 5>&-
+	wait "$many_pid"
+}
+
+# sa_batch CONNS: ip -batch lines for an SA pair on each connection
+sa_batch() {
+	i=0
+	while [ "$i" -lt "$1" ]; do
+		echo "xfrm state add src 10.0.1.1 dst 10.0.1.2 proto esp spi $((0x100000 + i))" \
+			"reqid $((1000 + i)) mode transport aead rfc4106(gcm(aes)) $KEY 128" \
+			"encap espintcp $((20000 + i)) 4600 0.0.0.0"
+		echo "xfrm state add src 10.0.1.2 dst 10.0.1.1 proto esp spi $((0x200000 + i))" \
+			"reqid $((1000 + i)) mode transport aead rfc4106(gcm(aes)) $KEY 128" \
+			"encap espintcp 4600 $((20000 + i)) 0.0.0.0"
+		i=$((i + 1))
+	done
+}
+
+per_conn() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { printf "%.2f", (b - a) / n }'; }
+
+if part scale; then
+CONNS=$(sed -n 's/.* bench_conns=\([0-9]*\).*/\1/p' /proc/cmdline)
+CONNS=${CONNS:-1000}
+topo_up
+cli ip addr add 10.9.1.1/32 dev lo
+srv ip addr add 10.9.2.1/32 dev lo
+cli ip route add 10.9.2.1/32 via 10.0.1.2 src 10.9.1.1
+srv ip route add 10.9.1.1/32 via 10.0.1.1 src 10.9.2.1
+sa_batch "$CONNS" > /tmp/sa.batch
+
+s0=$(slab_kb)
+many_up "$CONNS" plain
+s_plain=$(slab_kb)
+t_plain=$(sed -n 's/^open_us //p' /tmp/many.out)
+many_down
+s1=$(slab_kb)
+
+t0=$(now_ms)
+many_up "$CONNS"
+t_conns=$(($(now_ms) - t0))
+s_ulp=$(slab_kb)
+n_ulp=$(cli ss -tieH state established 2> /dev/null | grep -c 'tcp-ulp-espintcp' || true)
+tunnel 20000 4600
+transfer scale1
+r1=$rate c1=$cost
+t0=$(now_ms)
+cli ip -batch /tmp/sa.batch
+srv ip -batch /tmp/sa.batch
+t_states=$(($(now_ms) - t0))
+s_sa=$(slab_kb)
+n_states=$(cli grep -c . /proc/net/espintcp_states)
+transfer scaleN
+rN=$rate cN=$cost
+t0=$(now_ms)
+cli ip xfrm state flush; srv ip xfrm state flush
+cli ip xfrm policy flush; srv ip xfrm policy flush
+many_down
+t_down=$(($(now_ms) - t0))
+t_close=$(sed -n 's/^close_us //p' /tmp/many.out)
+left=$(cli grep -c . /proc/net/espintcp_states || true)
+topo_down
+unloaded=yes
+rmmod_wait > /dev/null 2>&1 || unloaded=no
+sleep 3		# the namespaces' cleanup runs from a workqueue
+s_end=$(slab_kb)
+
+echo "#"
+echo "# $CONNS espintcp connections on one server (both ends in this guest), slab kB from /proc/meminfo:"
+plain=$(per_conn "$s0" "$s_plain" "$CONNS")
+ulp=$(per_conn "$s1" "$s_ulp" "$CONNS")
+sa=$(per_conn "$s_ulp" "$s_sa" "$CONNS")
+echo "#   plain TCP: $plain kB per connection (both ends), opened in $((t_plain / 1000)) ms"
+echo "#   with the ULP at both ends: $ulp kB per connection ($(awk -v a="$ulp" -v b="$plain" 'BEGIN { printf "%+.2f", a - b }') kB for the ULP);" \
+	"$n_ulp of $CONNS show tcp-ulp-espintcp in ss; set up in $t_conns ms"
+echo "#   an SA pair at each end: $sa kB more per connection; $((4 * CONNS)) states added in $t_states ms;" \
+	"$n_states lines in cli's espintcp_states"
+echo "#   one tunnel's iperf3, with 1 SA pair: $r1 Mbit/s, $c1 cpu_ms/MB; with $((CONNS + 1)): $rN Mbit/s, $cN cpu_ms/MB; ratio $(ratio "$rN" "$r1")"
+echo "#   teardown (state flush, $((2 * CONNS)) sockets closed): $t_down ms; $left states left; module unloaded: $unloaded;" \
+	"slab $((s_end - s0)) kB from the start"
+fig scale.conns "$CONNS"
+fig scale.plain_tcp_kb_per_conn "$plain"
+fig scale.ulp_kb_per_conn "$ulp"
+fig scale.sa_pair_kb_per_conn "$sa"
+fig scale.unloaded "$unloaded"
+fig scale.setup_conns_ms "$t_conns"
+fig scale.setup_states_ms "$t_states"
+fig scale.teardown_ms "$t_down"
+fig scale.close_us "$t_close"
+fig scale.mbit_s_1 "$r1"
+fig scale.mbit_s_n "$rN"
+fig scale.cpu_ms_per_mb_1 "$c1"
+fig scale.cpu_ms_per_mb_n "$cN"
+fig scale.ratio_n_1 "$(ratio "$rN" "$r1")"
+fig scale.slab_kb_left "$((s_end - s0))"
+fig scale.states_left "$left"
 fi

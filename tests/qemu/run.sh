@@ -2,7 +2,8 @@
 # make run: boot the first kernel of build/matrix (Debian's 6.1) and run
 # the IKE-over-TCP demo (tests/guest/demo.sh) instead of the tests; its
 # output is streamed live. "run.sh bench" (make bench) runs
-# tests/guest/bench.sh instead. The kernel console goes to build/qemu/KVER/console.log.
+# tests/guest/bench.sh instead, and tests/qemu/bench-report.sh turns its
+# figures into build/bench/results.json and plots. The kernel console goes to build/qemu/KVER/console.log.
 # Environment knobs: see tests/qemu/lib.sh.
 set -eu
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -23,8 +24,13 @@ initrd=$(initramfs "$k")
 dir=$BUILD/qemu/$k
 say "run: booting $k (console: $dir/console.log)"
 done=0
+figures=$BUILD/bench/figures
+mkdir -p "$BUILD/bench"
+: > "$figures"
 while IFS= read -r line; do
 	if [ "$line" = "# guest-done" ]; then done=1; continue; fi
+	# the bench's figures, for bench-report.sh
+	case $line in "@ "*) printf '%s\n' "${line#@ }" >> "$figures"; continue ;; esac
 	printf '%s\n' "$line"
 done < <(boot "$k" "$initrd" "${1:-demo}" "$dir/console.log")
 if [ "$done" != 1 ]; then
@@ -36,4 +42,8 @@ if grep -aqE "$bad_console_line" "$dir/console.log"; then
 	say "run: the kernel console shows trouble:"
 	grep -aE -A10 "$bad_console_line" "$dir/console.log" | head -n 40 >&2
 	exit 1
+fi
+if [ "${1:-}" = bench ]; then
+	"$root/tests/qemu/bench-report.sh" "$figures" "$k" \
+		"$(modinfo -F version "$BUILD/$k/espintcp.ko")" "$BUILD/bench"
 fi

@@ -1,0 +1,171 @@
+#!/bin/bash
+# Turns the figures of one make bench run ("KEY VALUE..." lines, from
+# tests/guest/bench.sh) into OUTDIR/results.json, with the kernel, the
+# module's version and the date, and OUTDIR/results.md, the tables, and
+# plots them with gnuplot when it is installed (scripts/setup.sh does):
+#   ike-rtt.png/.svg     IKE and outer ping round trips on the shaped link,
+#                        one sample per 100 ms, ESP bounded and unbounded
+#   throughput.png/.svg  iperf3 through the tunnel for each encapsulation
+#
+# Usage: bench-report.sh FIGURES KVER MODULE_VERSION OUTDIR
+set -eu
+
+figures=$1 kver=$2 version=$3 out=$4
+[ -s "$figures" ] || { echo "bench-report: no figures in $figures" >&2; exit 1; }
+
+# one line per figure: a number, or an array for a series
+awk -v kver="$kver" -v version="$version" -v date="$(date -u +%Y-%m-%dT%H:%M:%SZ)" '
+function num(v) { return v ~ /^-?[0-9]+(\.[0-9]+)?$/ ? v : "\"" v "\"" }
+BEGIN {
+	printf "{\n  \"kernel\": \"%s\",\n  \"module_version\": \"%s\",\n", kver, version
+	printf "  \"date\": \"%s\",\n  \"figures\": {", date
+}
+NF >= 1 {
+	sep = n++ ? "," : ""
+	printf "%s\n    \"%s\": ", sep, $1
+	if (NF == 2) {
+		printf "%s", num($2)
+	} else {
+		printf "["
+		for (i = 2; i <= NF; i++) {
+			sep = i > 2 ? ", " : ""
+			printf "%s%s", sep, num($i)
+		}
+		printf "]"
+	}
+}
+END { printf "\n  }\n}\n" }' "$figures" > "$out/results.json"
+echo "bench-report: $out/results.json"
+
+value() { awk -v k="$1" '$1 == k { print $2 }' "$figures"; }
+series() { # KEY: one value per line
+	awk -v k="$1" '$1 == k { for (i = 2; i <= NF; i++) print $i }' "$figures"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b > 0) printf "%.2f", a / b; else print "–" }'; }
+or_dash() { echo "${1:-–}"; }
+
+when="$(date -u +%Y-%m-%d), kernel $kver, module $version, QEMU TCG (2 vCPUs)"
+
+shaped_md() {
+	echo "IKE round trips while iperf3 fills a 10 Mbit/s link through the tunnel"
+	echo "($(value shaped.seconds) s, one sample per 100 ms; ms; $when):"
+	echo
+	echo "| ESP in front of IKE | IKE avg | IKE max | outer ping avg | outer ping max | IKE − ping | tunnel ping avg | tunnel ping max | Mbit/s |"
+	echo "|---|---|---|---|---|---|---|---|---|"
+	for k in bounded unbounded; do
+		case $k in
+		bounded) label="bounded (default)" ;;
+		*) label="unbounded (as upstream)" ;;
+		esac
+		echo "| $label | $(value "shaped.$k.ike_avg_ms") | $(value "shaped.$k.ike_max_ms") |" \
+			"$(value "shaped.$k.ping_avg_ms") | $(value "shaped.$k.ping_max_ms") |" \
+			"$(value "shaped.$k.ike_minus_ping_ms") | $(value "shaped.$k.inner_ping_avg_ms") |" \
+			"$(value "shaped.$k.inner_ping_max_ms") | $(value "shaped.$k.mbit_s") |"
+	done
+	echo
+}
+
+thru_md() {
+	local udp_r udp_c r c e label
+	echo "iperf3 through a tunnel-mode SA on an unshaped veth, $(value thru.seconds) s per transfer,"
+	echo "the encapsulations taking turns, median of $(value thru.rounds) rounds ($when);"
+	echo "CPU: the guest's kernel time (system, irq, softirq) per MB received:"
+	echo
+	echo "| encapsulation | Mbit/s | vs. ESP in UDP | CPU ms/MB | vs. ESP in UDP | each round (Mbit/s) |"
+	echo "|---|---|---|---|---|---|"
+	udp_r=$(value thru.espinudp.mbit_s) udp_c=$(value thru.espinudp.cpu_ms_per_mb)
+	for e in espintcp espinudp none; do
+		case $e in
+		espintcp) label="ESP in TCP (this module)" ;;
+		espinudp) label="ESP in UDP" ;;
+		*) label="plain ESP" ;;
+		esac
+		r=$(value "thru.$e.mbit_s") c=$(value "thru.$e.cpu_ms_per_mb")
+		echo "| $label | $(or_dash "$r") | $(ratio "$r" "$udp_r") | $(or_dash "$c") |" \
+			"$(ratio "$c" "$udp_c") | $(series "thru.$e.rounds_mbit_s" | tr '\n' ' ')|"
+	done
+	echo
+	echo "Idle: IKE round trip $(value idle.ike_rtt_avg_ms) ms avg ($(value idle.ike_rtt_max_ms) max),"
+	echo "ping $(value idle.ping_avg_ms) ms avg ($(value idle.ping_max_ms) max). The outer connection"
+	echo "carried $(value outer.esp_frames_per_segment) ESP frames per segment."
+	echo
+}
+
+scale_md() {
+	local n
+	n=$(value scale.conns)
+	echo "$n espintcp connections on one server, both ends in the guest, each with"
+	echo "an SA pair at each end (slab kB from /proc/meminfo, per connection; $when):"
+	echo
+	echo "| figure | value |"
+	echo "|---|---|"
+	echo "| plain TCP connection, both ends | $(value scale.plain_tcp_kb_per_conn) kB |"
+	echo "| the same with the ULP at both ends | $(value scale.ulp_kb_per_conn) kB |"
+	echo "| an SA pair at each end (4 states) | $(value scale.sa_pair_kb_per_conn) kB more |"
+	echo "| $n connections with the ULP set up | $(value scale.setup_conns_ms) ms |"
+	echo "| $((4 * n)) states added (ip -batch) | $(value scale.setup_states_ms) ms |"
+	echo "| states flushed, $((2 * n)) sockets closed | $(value scale.teardown_ms) ms |"
+	echo "| one tunnel's iperf3, 1 SA pair | $(value scale.mbit_s_1) Mbit/s, $(value scale.cpu_ms_per_mb_1) CPU ms/MB |"
+	echo "| the same with $((n + 1)) SA pairs | $(value scale.mbit_s_n) Mbit/s, $(value scale.cpu_ms_per_mb_n) CPU ms/MB |"
+	echo "| throughput, $((n + 1)) SA pairs vs. 1 | $(value scale.ratio_n_1) |"
+	echo "| after teardown: states left, module unloaded | $(value scale.states_left), $(value scale.unloaded) |"
+	echo "| slab after teardown, from the start | $(value scale.slab_kb_left) kB |"
+	echo
+}
+
+{
+	echo "<!-- written by tests/qemu/bench-report.sh from one make bench run -->"
+	[ -z "$(value shaped.bounded.mbit_s)" ] || shaped_md
+	[ -z "$(value thru.espintcp.mbit_s)" ] || thru_md
+	[ -z "$(value scale.conns)" ] || scale_md
+} > "$out/results.md"
+echo "bench-report: $out/results.md"
+
+if ! command -v gnuplot > /dev/null; then
+	echo "bench-report: no gnuplot, no plots (scripts/setup.sh installs it)"
+	exit 0
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for s in bounded.ike_rtt_ms unbounded.ike_rtt_ms bounded.ping_rtt_ms; do
+	series "shaped.$s" | awk '{ print (NR - 1) / 10, $1 }' > "$tmp/$s"
+done
+{
+	echo "\"plain ESP\" $(value thru.none.mbit_s)"
+	echo "\"ESP in UDP\" $(value thru.espinudp.mbit_s)"
+	echo "\"ESP in TCP\" $(value thru.espintcp.mbit_s)"
+} > "$tmp/thru"
+
+title="$kver, espintcp $version, $(date -u +%Y-%m-%d), QEMU TCG"
+if [ -z "$(value shaped.bounded.mbit_s)" ] || [ -z "$(value thru.espintcp.mbit_s)" ]; then
+	echo "bench-report: not every part ran, no plots"
+	exit 0
+fi
+for term in "pngcairo size 900,500" "svg size 900,500"; do
+	ext=${term%% *}; ext=${ext%cairo}
+	gnuplot <<GNUPLOT
+set terminal $term
+set output "$out/ike-rtt.$ext"
+set title "IKE round trip while iperf3 fills a 10 Mbit/s link through the tunnel\\n$title"
+set xlabel "time (s)"
+set ylabel "round trip (ms)"
+set key top left opaque box
+set grid
+plot "$tmp/unbounded.ike_rtt_ms" with lines lw 2 title "IKE, ESP unbounded (as upstream)", \\
+     "$tmp/bounded.ike_rtt_ms" with lines lw 2 title "IKE, module default", \\
+     "$tmp/bounded.ping_rtt_ms" with lines lw 1 dt 2 title "ping outside the tunnel, same link"
+set output "$out/throughput.$ext"
+set title "iperf3 through a tunnel-mode SA, unshaped veth, median of rounds\\n$title"
+set ylabel "Mbit/s"
+unset xlabel
+set style fill solid 0.6
+set boxwidth 0.5
+set yrange [0:*]
+set offsets 0, 0, graph 0.12, 0
+unset key
+plot "$tmp/thru" using 0:2:xticlabels(1) with boxes, \\
+     "" using 0:2:(sprintf("%.1f", \$2)) with labels offset 0,1 notitle
+GNUPLOT
+done
+echo "bench-report: $out/ike-rtt.png, $out/throughput.png (and .svg)"
