@@ -135,9 +135,13 @@ static void espintcp_push_eth(struct sk_buff *skb,
  * cache of whoever sent them; and because the message would otherwise
  * hold a whole segment's buffer for a few bytes, which the socket the
  * packet is delivered to would be charged for. Copied straight from where
- * the parser left the message, it is the only copy made. Of the segment's
- * metadata it keeps the mark, the arrival time and the extensions (the
- * secpath of a connection that itself came through IPsec).
+ * the parser left the message, it is the only copy made. It keeps the
+ * segment's metadata (mark, priority, secmark, arrival time, hash, NAPI
+ * id), but not what described the segment as a packet (offload and
+ * checksum state, control block), nor a secpath: TCP drops the one of a
+ * connection that came through IPsec itself before it queues a segment,
+ * except on the oldest kernels, and the inner packet's policy check must
+ * not see it on any.
  */
 static struct sk_buff *espintcp_esp_copy(struct sk_buff *skb,
 					 unsigned int off, unsigned int len,
@@ -149,9 +153,13 @@ static struct sk_buff *espintcp_esp_copy(struct sk_buff *skb,
 	if (!nskb)
 		return NULL;
 	skb_reserve(nskb, headroom);
-	nskb->mark = skb->mark;
-	nskb->tstamp = skb->tstamp;
-	skb_ext_copy(nskb, skb);
+	/* header offsets are set once the headers are pushed */
+	skb_copy_header(nskb, skb);
+	skb_gso_reset(nskb);
+	nskb->encapsulation = 0;
+	nskb->ip_summed = CHECKSUM_NONE;
+	memset(nskb->cb, 0, sizeof(nskb->cb));
+	secpath_reset(nskb);
 	if (skb_copy_bits(skb, off, skb_put(nskb, len), len)) {
 		kfree_skb(nskb);
 		return NULL;
@@ -216,16 +224,21 @@ static struct sk_buff *espintcp_esp_headers(struct sock *sk,
  * queue or one cut from it, for the connection's, unless TCP collapsed it:
  * TCP copies segments into new buffers under memory pressure, without
  * their headers, mark or device. ESP cut from those has the connection's.
- * Returns whether @skb had them.
+ * So has ESP in a buffer the parser made to hold a message that spans
+ * segments: it has the first segment's device and header offsets, but
+ * not the header. Returns whether @skb had them.
  */
 bool espintcp_esp_note_segment(struct espintcp_sock *esk,
 			       const struct sk_buff *skb)
 {
+	bool ip6 = espintcp_sk_ipv6(esk->sk);
+	int hlen = ip6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
 	u8 dsfield;
 
-	if (!skb->skb_iif)
+	/* the IP header, where there is one, is in the head, before the data */
+	if (!skb->skb_iif || skb_network_offset(skb) + hlen > 0)
 		return false;
-	if (espintcp_sk_ipv6(esk->sk))
+	if (ip6)
 		dsfield = ipv6_get_dsfield(ipv6_hdr(skb));
 	else
 		dsfield = ipv4_get_dsfield(ip_hdr(skb));
