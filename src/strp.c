@@ -2,10 +2,10 @@
 /*
  * The module's only contact with the kernel's stream parser. It cuts the
  * TCP stream into messages at the 2-byte length prefix and hands each
- * message to espintcp_rx_msg(), as where it is in the buffer the parser
- * made for it: the buffer holds more, which only IKE needs cut off (ESP is
- * copied out). A kernel without
- * strparser, or with a different one, needs changes here only.
+ * message to espintcp_rx_msg() as an offset and a length in the buffer the
+ * parser made for it: the buffer holds more, which only IKE needs cut off
+ * (ESP is copied out). A kernel without strparser, or with a different
+ * one, needs changes here only.
  */
 #include <net/strparser.h>
 
