@@ -1098,7 +1098,7 @@ static void test_esp_collapsed_marked(int family)
 	diag("TCP collapsed %ld buffers; %d more IKE messages; %d bytes queued",
 	     tcpext_get(SRV, "TCPRcvCollapsed") - collapsed, more, inq(s));
 	if (tcpext_get(SRV, "TCPRcvCollapsed") == collapsed) {
-		skip_reason = "TCP collapsed nothing after 64 more segments: the case was not reached";
+		skip_reason = "TCP collapsed nothing, even after four times the segments a fast kernel needs: the case was not reached";
 		goto unmark;
 	}
 
@@ -2507,7 +2507,8 @@ int main(int argc, char **argv)
 			failed = false;
 			skip_reason = NULL;
 			tests[t].fn(families[f]);
-			if (skip_reason)
+			/* a skip never hides a check that failed before it */
+			if (skip_reason && !failed)
 				printf("ok - %s [%s] # SKIP %s\n", tests[t].name,
 				       fam, skip_reason);
 			else
