@@ -226,6 +226,26 @@ static void hold(int s)
 		close(s);
 }
 
+/* the client end, from @caddr:@cport, connected to @saddr:@sport */
+static int connect_end(int family, const char *caddr, int cport,
+		       const char *saddr, int sport)
+{
+	struct sockaddr_storage ss;
+	int one = 1, c;
+	socklen_t len;
+
+	c = socket(family, SOCK_STREAM, 0);
+	setsockopt(c, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	bypass(c, family);
+	len = sockaddr_fill(family, caddr, cport, &ss);
+	if (bind(c, (struct sockaddr *)&ss, len))
+		die("client bind");
+	len = sockaddr_fill(family, saddr, sport, &ss);
+	if (connect(c, (struct sockaddr *)&ss, len))
+		die("connect");
+	return c;
+}
+
 /*
  * The server end of a connection the client end @c just made to @l, the
  * client's address as the server sees it in @peer if not NULL.
@@ -257,9 +277,7 @@ static int many(int family, int l, const char *caddr, const char *saddr,
 {
 	bool plain = getenv("PEER_PLAIN") != NULL;
 	struct rlimit rl = { .rlim_cur = 2 * n + 64, .rlim_max = 2 * n + 64 };
-	struct sockaddr_storage ss;
 	long long t0;
-	socklen_t len;
 	int *fds, i;
 
 	if (setrlimit(RLIMIT_NOFILE, &rl))
@@ -269,18 +287,8 @@ static int many(int family, int l, const char *caddr, const char *saddr,
 		die("calloc");
 	t0 = now_us();
 	for (i = 0; i < n; i++) {
-		int one = 1, c = socket(family, SOCK_STREAM, 0);
-
-		setsockopt(c, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		bypass(c, family);
-		len = sockaddr_fill(family, caddr, cport + i, &ss);
-		if (bind(c, (struct sockaddr *)&ss, len))
-			die("client bind");
-		len = sockaddr_fill(family, saddr, sport, &ss);
-		if (connect(c, (struct sockaddr *)&ss, len))
-			die("connect");
-		fds[2 * i] = c;
-		fds[2 * i + 1] = accept_end(l, c, plain, NULL);
+		fds[2 * i] = connect_end(family, caddr, cport + i, saddr, sport);
+		fds[2 * i + 1] = accept_end(l, fds[2 * i], plain, NULL);
 	}
 	printf("ready %d\nopen_us %lld\n", n, now_us() - t0);
 	fflush(stdout);
@@ -302,7 +310,7 @@ int main(int argc, char **argv)
 	socklen_t len;
 
 	if (argc < 4) {
-		fprintf(stderr, "usage: %s 4|6 CPORT SPORT [hold | ike MS N | stress N]\n",
+		fprintf(stderr, "usage: %s 4|6 CPORT SPORT [hold | ike MS N | stress N | many N]\n",
 			argv[0]);
 		return 2;
 	}
@@ -323,15 +331,7 @@ int main(int argc, char **argv)
 	enter(env("PEER_CLI_NS", "cli"));
 	if (argc >= 6 && !strcmp(argv[4], "many"))
 		return many(family, l, caddr, saddr, cport, sport, atoi(argv[5]));
-	c = socket(family, SOCK_STREAM, 0);
-	setsockopt(c, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	bypass(c, family);
-	len = sockaddr_fill(family, caddr, cport, &ss);
-	if (bind(c, (struct sockaddr *)&ss, len))
-		die("client bind");
-	len = sockaddr_fill(family, saddr, sport, &ss);
-	if (connect(c, (struct sockaddr *)&ss, len))
-		die("connect");
+	c = connect_end(family, caddr, cport, saddr, sport);
 	s = accept_end(l, c, false, &peer);
 	close(l);
 
