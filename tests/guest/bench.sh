@@ -17,9 +17,12 @@
 # as ratios to plain ESP; and how many ESP frames each segment of the
 # outer connection carried.
 #
-# Kernel command line knobs (BOOT_ARGS="..." make bench): bench_part=thru
-# runs the second table only, bench_rounds=N sets its rounds (3), and
-# bench_profile=1 adds a perf profile of each encapsulation's last round.
+# A third, scale: many connections with an SA pair each (see below).
+#
+# Kernel command line knobs (BOOT_ARGS="..." make bench): bench_part= a
+# comma-separated choice of shaped, thru and scale (all three), bench_rounds=N
+# the second table's rounds (3), bench_profile=1 a perf profile of each
+# encapsulation's last round, bench_conns=N the third's connections (1000).
 set -eu
 . /tests/netns.sh
 
@@ -97,26 +100,26 @@ one_run() {
 	[ -n "${BENCH_DEBUG:-}" ] && tail -n 5 /tmp/ike.out /tmp/iperf.out /tmp/outer.out /tmp/inner.out &&
 		srv grep -E "SeqError|InError|NoStates" /proc/net/xfrm_stat
 	rate=$(sed -n 's/.* \([0-9.]*\) Mbits\/sec.*receiver.*/\1/p' /tmp/iperf.out)
-	fig "shaped.$key.ike_avg_ms" "$(us2ms "$(sed -n 's/^ike_rtt_avg_us //p' /tmp/ike.out)")"
-	fig "shaped.$key.ike_max_ms" "$(us2ms "$(sed -n 's/^ike_rtt_max_us //p' /tmp/ike.out)")"
-	fig "shaped.$key.ping_avg_ms" "$(avg /tmp/outer.out)"
-	fig "shaped.$key.ping_max_ms" "$(max /tmp/outer.out)"
-	fig "shaped.$key.inner_ping_avg_ms" "$(avg /tmp/inner.out)"
-	fig "shaped.$key.inner_ping_max_ms" "$(max /tmp/inner.out)"
+	ike_avg=$(us2ms "$(sed -n 's/^ike_rtt_avg_us //p' /tmp/ike.out)")
+	ike_max=$(us2ms "$(sed -n 's/^ike_rtt_max_us //p' /tmp/ike.out)")
+	ping_avg=$(avg /tmp/outer.out) ping_max=$(max /tmp/outer.out)
+	in_avg=$(avg /tmp/inner.out) in_max=$(max /tmp/inner.out)
+	ike_ping=$(awk -v a="$ike_avg" -v b="$ping_avg" 'BEGIN { printf "%.1f", a - b }')
+	fig "shaped.$key.ike_avg_ms" "$ike_avg"
+	fig "shaped.$key.ike_max_ms" "$ike_max"
+	fig "shaped.$key.ping_avg_ms" "$ping_avg"
+	fig "shaped.$key.ping_max_ms" "$ping_max"
+	fig "shaped.$key.inner_ping_avg_ms" "$in_avg"
+	fig "shaped.$key.inner_ping_max_ms" "$in_max"
 	fig "shaped.$key.mbit_s" "${rate:-0}"
-	fig "shaped.$key.ike_minus_ping_ms" "$(awk -v a="$(sed -n 's/^ike_rtt_avg_us //p' /tmp/ike.out)" \
-		-v b="$(avg /tmp/outer.out)" 'BEGIN { printf "%.1f", a / 1000 - b }')"
+	fig "shaped.$key.ike_minus_ping_ms" "$ike_ping"
 	fig "shaped.$key.ike_rtt_ms" "$(rtts /tmp/ike.out)"
 	fig "shaped.$key.ping_rtt_ms" "$(rtts /tmp/outer.out)"
 	printf '%-22s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n' "$1" \
-		"$(us2ms "$(sed -n 's/^ike_rtt_avg_us //p' /tmp/ike.out)")" \
-		"$(us2ms "$(sed -n 's/^ike_rtt_max_us //p' /tmp/ike.out)")" \
-		"$(avg /tmp/outer.out)" "$(max /tmp/outer.out)" \
-		"$(avg /tmp/inner.out)" "$(max /tmp/inner.out)" \
+		"$ike_avg" "$ike_max" "$ping_avg" "$ping_max" "$in_avg" "$in_max" \
 		"${rate:-?}" \
 		"$(ip netns exec cli awk '$1 == "tx_drop_queue_full" { print $2 }' /proc/net/espintcp)" \
-		"$(awk -v a="$(sed -n 's/^ike_rtt_avg_us //p' /tmp/ike.out)" -v b="$(avg /tmp/outer.out)" \
-			'BEGIN { printf "%.1f", a / 1000 - b }')"
+		"$ike_ping"
 	cli ip xfrm policy flush; cli ip xfrm state flush
 	srv ip xfrm policy flush; srv ip xfrm state flush
 	topo_down
@@ -254,10 +257,9 @@ for r in $(seq "$ROUNDS"); do
 		esac
 		echo "${rate:-0} $cost" >> "/tmp/thru.$e"
 		if [ "$r" = 1 ] && [ "$e" = espintcp ]; then
-			cp /tmp/ike.out /tmp/ike.idle
-			cp /tmp/outer.out /tmp/outer.idle
-			ike_idle="$(us2ms "$(sed -n 's/^ike_rtt_avg_us //p' /tmp/ike.out)") / $(us2ms "$(sed -n 's/^ike_rtt_max_us //p' /tmp/ike.out)")"
-			ping_idle="$(avg /tmp/outer.out) / $(max /tmp/outer.out)"
+			ike_idle_avg=$(us2ms "$(sed -n 's/^ike_rtt_avg_us //p' /tmp/ike.out)")
+			ike_idle_max=$(us2ms "$(sed -n 's/^ike_rtt_max_us //p' /tmp/ike.out)")
+			ping_idle_avg=$(avg /tmp/outer.out) ping_idle_max=$(max /tmp/outer.out)
 			fps="$frames ESP frames out in $segs data segments ($(ratio "$frames" "$segs") per segment), $segs_in segments in"
 		fi
 	done
@@ -277,7 +279,8 @@ row() { # LABEL ENCAP
 		"$c" "$(ratio "$c" "$c_none")" "$all"
 }
 echo "#"
-echo "# idle, unshaped (ms, avg / max of 20): IKE round trip $ike_idle; outer ping $ping_idle"
+echo "# idle, unshaped (ms, avg / max of 20): IKE round trip $ike_idle_avg / $ike_idle_max;" \
+	"outer ping $ping_idle_avg / $ping_idle_max"
 echo "# iperf3 through the tunnel, unshaped veth, ${THRU_SECS}s each, medians of $ROUNDS rounds, same guest run;"
 echo "# cpu_ms/MB: guest kernel CPU time (system + irq + softirq) per MB the receiver got"
 printf '%-22s %8s %12s %12s %12s   %s\n' "# encapsulation" mbit/s vs_plain_esp cpu_ms/MB vs_plain_esp "each round (mbit/s)"
@@ -289,10 +292,10 @@ echo "# espintcp / espinudp: throughput $(ratio "$r_espintcp" "$r_espinudp"), ke
 fig ratio.espintcp_espinudp.mbit_s "$(ratio "$r_espintcp" "$r_espinudp")"
 fig ratio.espintcp_espinudp.cpu_ms_per_mb "$(ratio "$c_espintcp" "$c_espinudp")"
 fig outer.esp_frames_per_segment "$(ratio "$frames" "$segs")"
-fig idle.ike_rtt_avg_ms "$(us2ms "$(sed -n 's/^ike_rtt_avg_us //p' /tmp/ike.idle)")"
-fig idle.ike_rtt_max_ms "$(us2ms "$(sed -n 's/^ike_rtt_max_us //p' /tmp/ike.idle)")"
-fig idle.ping_avg_ms "$(avg /tmp/outer.idle)"
-fig idle.ping_max_ms "$(max /tmp/outer.idle)"
+fig idle.ike_rtt_avg_ms "$ike_idle_avg"
+fig idle.ike_rtt_max_ms "$ike_idle_max"
+fig idle.ping_avg_ms "$ping_idle_avg"
+fig idle.ping_max_ms "$ping_idle_max"
 fig thru.seconds "$THRU_SECS"
 fig thru.rounds "$ROUNDS"
 fig shaped.seconds "$SECS"

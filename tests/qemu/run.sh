@@ -3,7 +3,8 @@
 # the IKE-over-TCP demo (tests/guest/demo.sh) instead of the tests; its
 # output is streamed live. "run.sh bench" (make bench) runs
 # tests/guest/bench.sh instead, and tests/qemu/bench-report.sh turns its
-# figures into build/bench/results.json and plots. The kernel console goes to build/qemu/KVER/console.log.
+# figures into build/bench/results.json and plots. The kernel console goes
+# to build/qemu/KVER/console.log.
 # Environment knobs: see tests/qemu/lib.sh.
 set -eu
 # shellcheck source-path=SCRIPTDIR source=lib.sh
