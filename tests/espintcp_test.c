@@ -13,9 +13,11 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
+#include <linux/ethtool.h>
 #include <linux/sockios.h>
 #include <linux/udp.h>
 #include <linux/sock_diag.h>
@@ -1194,6 +1196,31 @@ static int recv_echo_dsfield(int family, int r)
 	return -1;
 }
 
+/* @fd's segments go with DSCP EF */
+static void dscp_ef(int family, int fd)
+{
+	int tos = DSCP_EF;
+
+	if (family == AF_INET)
+		MUST(setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos)));
+	else
+		MUST(setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos)));
+}
+
+/* a raw socket in srv for recv_echo_dsfield() */
+static int echo_raw(int family)
+{
+	int r, on = 1;
+
+	enter(SRV);
+	r = socket(family, SOCK_RAW,
+		   family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6);
+	if (family == AF_INET6)
+		MUST(setsockopt(r, IPPROTO_IPV6, IPV6_RECVTCLASS, &on,
+				sizeof(on)));
+	return r;
+}
+
 /*
  * decap-dscp: a tunnel mode state so flagged gives the inner packet the
  * outer one's DSCP, and over TCP the outer packet is the segment. cli's
@@ -1207,28 +1234,20 @@ static void test_esp_decap_dscp(int family)
 	static const char *const flag[] = { "flag decap-dscp", "" };
 	const char *sel = family == AF_INET ? "proto icmp" : "proto ipv6-icmp";
 	struct ctr esp = ctr(SRV, "esp_rx_msgs");
-	int c, s, r, i, got, on = 1, tos = DSCP_EF;
+	int c, s, r, i, got;
 
 	if (espintcp_pair(family, ULP_CLI | ULP_SRV, &c, &s)) {
 		failed = true;
 		return;
 	}
-	if (family == AF_INET)
-		MUST(setsockopt(c, IPPROTO_IP, IP_TOS, &tos, sizeof(tos)));
-	else
-		MUST(setsockopt(c, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos)));
+	dscp_ef(family, c);
 
 	for (i = 0; i < 2; i++) {
 		if (!esp_out_state_in(family, c, 0x3101 + i, "tunnel", sel) ||
 		    !esp_state_in(SRV, family, c, 0x3101 + i, "tunnel", flag[i]) ||
 		    !esp_in_policy(family, "tunnel", sel))
 			break;
-		enter(SRV);
-		r = socket(family, SOCK_RAW,
-			   family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6);
-		if (family == AF_INET6)
-			MUST(setsockopt(r, IPPROTO_IPV6, IPV6_RECVTCLASS, &on,
-					sizeof(on)));
+		r = echo_raw(family);
 		if (send_echo(family)) {
 			got = recv_echo_dsfield(family, r);
 			CHECK(got == (i ? 0 : DSCP_EF),
@@ -1240,6 +1259,121 @@ static void test_esp_decap_dscp(int family)
 		esp_flush();
 	}
 	CHECK_DELTA(esp, 2);
+	close2(c, s);
+}
+
+/*
+ * The ethtool feature of veth0 in @ns that @get reads is set to @on by
+ * @set; returns what it was, or -1 (errno set) if it could not be set
+ */
+static int veth_feature(int ns, __u32 get, __u32 set, __u32 on)
+{
+	struct ethtool_value ev = { .cmd = get };
+	struct ifreq ifr = { .ifr_name = "veth0", .ifr_data = (void *)&ev };
+	int fd, was = -1;
+
+	enter(ns);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (!ioctl(fd, SIOCETHTOOL, &ifr)) {
+		was = ev.data;
+		ev = (struct ethtool_value){ .cmd = set, .data = on };
+		if (ioctl(fd, SIOCETHTOOL, &ifr))
+			was = -1;
+	}
+	close(fd);
+	return was;
+}
+
+/*
+ * The echo request of cli's tunnel mode state 0x3103 as cli's ULP writes
+ * it into a stream read raw, length prefix included, for srv's state
+ * 0x3103 to take from another connection: the same key, a fresh state,
+ * so a valid packet. Returns its length, or -1.
+ */
+static ssize_t esp_echo_frame(int family, const char *sel, uint8_t *frame)
+{
+	static uint8_t esp[MAX_MSG];
+	ssize_t n = -1;
+	int c, s;
+
+	if (espintcp_pair(family, ULP_CLI, &c, &s)) {
+		failed = true;
+		return -1;
+	}
+	if (esp_out_state_in(family, c, 0x3103, "tunnel", sel) &&
+	    send_echo(family)) {
+		n = read_frame(s, esp);
+		if (CHECK(n > 0, "no ESP frame for the echo request: %s",
+			  strerror(errno)))
+			n = put_frame(frame, esp, n);
+	}
+	esp_flush();
+	close2(c, s);
+	return n;
+}
+
+#define SPAN_IKE	4000
+
+/*
+ * decap-dscp with ESP that spans segments. The parser gathers such a
+ * message in the first segment's buffer, header and all, unless that
+ * buffer has a frag list, as GRO makes of segments with no page frags:
+ * then in a buffer it makes, with the first segment's header offsets but
+ * no header. The DSCP of that one must be the one TCP's segments carried,
+ * not what lies at the offset. A plain client, its segments with DSCP EF
+ * and cut in software (veth0 without scatter-gather), sends an IKE message
+ * and the first half of a real ESP frame (an echo request in tunnel mode)
+ * in one write, which srv's veth0, with GRO, receives as such a buffer;
+ * the rest of the frame follows in a segment of its own.
+ */
+static void test_esp_decap_dscp_span(int family)
+{
+	const char *sel = family == AF_INET ? "proto icmp type 8" :
+					      "proto ipv6-icmp type 128";
+	static uint8_t frame[MAX_MSG + 2], buf[SPAN_IKE + 2 + sizeof(frame)];
+	struct ctr esp = ctr(SRV, "esp_rx_msgs");
+	int c, s, r, got, sg, gro, one = 1;
+	uint8_t ike[SPAN_IKE];
+	ssize_t len, half;
+	size_t n;
+
+	len = esp_echo_frame(family, sel, frame);
+	if (len < 0 || espintcp_pair(family, ULP_SRV, &c, &s)) {
+		failed = true;
+		return;
+	}
+	half = len / 2;
+	dscp_ef(family, c);
+	MUST(setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)));
+	/* cli segments in software; GRO in srv chains such segments */
+	sg = MUST(veth_feature(CLI, ETHTOOL_GSG, ETHTOOL_SSG, 0));
+	gro = MUST(veth_feature(SRV, ETHTOOL_GGRO, ETHTOOL_SGRO, 1));
+	if (sg < 0 || gro < 0)
+		goto features;
+	if (!esp_state_in(SRV, family, c, 0x3103, "tunnel", "flag decap-dscp") ||
+	    !esp_in_policy(family, "tunnel", sel))
+		goto flush;
+	r = echo_raw(family);
+
+	fill_ike(ike, sizeof(ike), 9);
+	n = put_frame(buf, ike, sizeof(ike));
+	memcpy(buf + n, frame, half);
+	MUST(send(c, buf, n + half, 0));
+	usleep(20000);
+	MUST(send(c, frame + half, len - half, 0));
+	expect_msg(s, ike, sizeof(ike));
+	got = recv_echo_dsfield(family, r);
+	CHECK(got == DSCP_EF,
+	      "the inner packet came with DS field %#x, want %#x", got, DSCP_EF);
+	CHECK_DELTA(esp, 1);
+	close(r);
+flush:
+	esp_flush();
+features:
+	if (gro >= 0)
+		MUST(veth_feature(SRV, ETHTOOL_GGRO, ETHTOOL_SGRO, gro));
+	if (sg >= 0)
+		MUST(veth_feature(CLI, ETHTOOL_GSG, ETHTOOL_SSG, sg));
 	close2(c, s);
 }
 
@@ -2448,6 +2582,8 @@ static const struct test tests[] = {
 	{ "ESP in a receive queue TCP collapsed",	test_esp_collapsed },
 	{ "ESP in a collapsed queue, for a marked state", test_esp_collapsed_marked },
 	{ "ESP in tunnel mode: decap-dscp takes the segment's DSCP", test_esp_decap_dscp },
+	{ "ESP in tunnel mode: decap-dscp takes the segments' DSCP when the message spans them",
+	  test_esp_decap_dscp_span },
 	{ "ESP in a burst, to a UDP encap socket",	test_esp_burst_encap },
 	{ "ESP spliced from a file is not decrypted in place", test_esp_spliced },
 	{ "wire: length < 2 aborts the stream with EINVAL", test_bad_length },
