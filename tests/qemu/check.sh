@@ -126,21 +126,25 @@ lint_first() {
 }
 
 check_release() { # SUITE KVER
-	local suite=$1 k=$2 dir="$BUILD/qemu/$2" kdir t0 initrd level boot_args=
+	local suite=$1 k=$2 dir="$BUILD/qemu/$2" kdir t0 initrd level ls_suite boot_args=
 	kdir=$RELEASE_CACHE/kernels/$k
 	t0=$(date +%s)
 	# its W=1 build failed: release_build said so
 	[ "${release_built[$k]:-0}" = 1 ] || return 0
 	pkg_release_install "$suite" "$k" "$dir" || return 0
 	echo "# [$k] $suite: module under test: $release_ko (built by $suite's dkms); build and package $(($(date +%s) - t0))s"
-	if ! initrd=$(MODROOT=$kdir initramfs "$k" "$release_ko" 2> "$dir/initramfs.log"); then
+	level=$(release_level "$suite" "$k")
+	# the full suite runs the release's own libreswan; the smoke set none
+	ls_suite=$suite
+	[ "$level" = full ] || ls_suite=none
+	if ! initrd=$(MODROOT=$kdir LIBRESWAN_SUITE=$ls_suite initramfs "$k" "$release_ko" \
+		2> "$dir/initramfs.log"); then
 		result "not ok" "$k" "build initramfs"
 		diag_tail "$dir/initramfs.log" 30
 		pkg_release_remove "$suite" "$k"
 		return
 	fi
-	grep 'mkinitramfs:' "$dir/initramfs.log" | sed 's/^/# /' || true
-	level=$(release_level "$suite" "$k")
+	grep 'mkinitramfs:\|libreswan' "$dir/initramfs.log" | sed 's/^/# /' || true
 	if [ "$level" = smoke ]; then
 		boot_args="scripts=$SMOKE_SCRIPTS"
 		echo "# [$k] smoke set: $SMOKE_SCRIPTS (make check-all runs everything)"

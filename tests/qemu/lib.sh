@@ -79,10 +79,18 @@ probe_kvm() { # KVER
 	return "$rc"
 }
 
+# LIBRESWAN_SUITE=SUITE puts that release's libreswan into the guest (the
+# host's where it cannot be had), =none none
 initramfs() { # KVER [ESPINTCP_KO] -> path of the image
-	local out="$BUILD/qemu/$1/initramfs.cpio.gz"
+	local out="$BUILD/qemu/$1/initramfs.cpio.gz" ls='' suite=${LIBRESWAN_SUITE:-}
 	mkdir -p "$(dirname "$out")"
-	LIBRESWAN_ROOT=$("$root/scripts/libreswan.sh" 2>/dev/null || true) \
+	if [ -n "$suite" ] && [ "$suite" != none ] &&
+		! ls=$("$root/scripts/libreswan.sh" "$suite"); then
+		say "no libreswan of $suite: the host's goes into the guest"
+	fi
+	[ "$suite" = none ] || [ -n "$ls" ] ||
+		ls=$("$root/scripts/libreswan.sh" 2>/dev/null) || true
+	LIBRESWAN_ROOT=$ls \
 		"$root/tests/qemu/mkinitramfs.sh" "$1" "${2:-$BUILD/$1/espintcp.ko}" \
 		"$BUILD/tests" "$out" "$BUILD/$1/kmod" >&2
 	echo "$out"

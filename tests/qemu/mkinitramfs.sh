@@ -124,8 +124,30 @@ printf 'path=%s\nversion=%s\nsrcversion=%s\n' "$mods/$rel" \
 	> "$dir/tests/module.expect"
 # libreswan (scripts/libreswan.sh), for tests/guest/50-libreswan.sh:
 # pluto, whack and addconn where pluto looks for them, certutil, their
-# libraries and the NSS modules NSS loads at run time
-if [ -n "${LIBRESWAN_ROOT:-}" ] && [ -x "$LIBRESWAN_ROOT/usr/libexec/ipsec/pluto" ]; then
+# libraries and the NSS modules NSS loads at run time. Another release's
+# (a sysroot) goes to /opt/libreswan whole, and /usr/libexec/ipsec has
+# scripts that run each program through the release's own loader.
+if [ -n "${LIBRESWAN_ROOT:-}" ] && [ -f "$LIBRESWAN_ROOT/sysroot" ]; then
+	sysroot=/opt/libreswan
+	mkdir -p "$dir$sysroot" "$dir/usr/libexec/ipsec"
+	cp -a "$LIBRESWAN_ROOT/." "$dir$sysroot/"
+	libpath=$(cd "$LIBRESWAN_ROOT" && find . -name '*.so*' -type f -printf '%h\n' |
+		sort -u | sed "s|^\.|$sysroot|" | paste -sd:)
+	for b in pluto whack addconn certutil; do
+		p=/usr/libexec/ipsec/$b
+		[ "$b" != certutil ] || p=/usr/bin/certutil
+		printf '#!/bin/sh\nexec %s --library-path %s %s "$@"\n' \
+			"$sysroot$(cat "$LIBRESWAN_ROOT/loader")" "$libpath" \
+			"$sysroot$p" > "$dir/usr/libexec/ipsec/$b"
+		chmod 755 "$dir/usr/libexec/ipsec/$b"
+	done
+	# libreswan 4's pluto runs addconn from its own executable's
+	# directory, which is the loader's
+	ln -s /usr/libexec/ipsec/addconn "$dir$sysroot$(dirname "$(cat "$LIBRESWAN_ROOT/loader")")/addconn"
+	: > "$dir/etc/hosts"
+	: > "$dir/etc/resolv.conf"
+	echo "mkinitramfs: libreswan $(cut -d' ' -f2- "$LIBRESWAN_ROOT/sysroot") of $(cut -d' ' -f1 "$LIBRESWAN_ROOT/sysroot"), in $sysroot" >&2
+elif [ -n "${LIBRESWAN_ROOT:-}" ] && [ -x "$LIBRESWAN_ROOT/usr/libexec/ipsec/pluto" ]; then
 	mkdir -p "$dir/usr/libexec/ipsec"
 	for b in pluto whack addconn; do
 		cp "$LIBRESWAN_ROOT/usr/libexec/ipsec/$b" "$dir/usr/libexec/ipsec/"

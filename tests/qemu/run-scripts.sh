@@ -21,6 +21,7 @@ if [ -n "$suite" ]; then
 		die "building espintcp.ko in the $suite chroot failed"
 	export KERNEL_IMAGE=$RELEASE_CACHE/kernels/$k/boot/vmlinuz-$k
 	export MODROOT=$RELEASE_CACHE/kernels/$k
+	export LIBRESWAN_SUITE=${LIBRESWAN_SUITE:-$suite}
 else
 	build_module "$k" || die "building espintcp.ko for $k failed"
 	build_kmod "$k" || die "building the test modules for $k failed"
