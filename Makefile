@@ -10,7 +10,8 @@
 # make check-debug                         the guest suite on a KASAN/lockdep/kmemleak kernel
 # make run                                 the demo: 6.1 in QEMU, IKE over TCP
 # make bench                               IKE latency under load, throughput and CPU per MB
-#                                          by encapsulation, 1000 connections; 6.1; build/bench/
+#                                          by encapsulation, 1000 connections; 6.1, then
+#                                          upstream on the reference kernel; build/bench/
 # make interop                             against upstream espintcp (also in check)
 # make fuzz [DURATION=300] [SEED=n] [KVER=]  the fuzzer alone, longer than in check
 # make lint                                checkpatch --strict and sparse

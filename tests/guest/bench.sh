@@ -12,7 +12,8 @@
 #
 # A second table, unshaped link: IKE and outer ping round trips idle, and
 # iperf3 through the same tunnel with ESP in TCP, ESP in UDP and plain
-# ESP (the drop filter for each lifted), taking turns for a few rounds:
+# ESP, and with ESP in TCP and in UDP again for 4 parallel streams (the
+# drop filter for each lifted), taking turns for a few rounds:
 # the median throughput of each, and the guest's kernel CPU time per MB,
 # as ratios to plain ESP; and how many ESP frames each segment of the
 # outer connection carried.
@@ -22,9 +23,14 @@
 # Kernel command line knobs (BOOT_ARGS="..." make bench): bench_part= a
 # comma-separated choice of shaped, thru and scale (all three), bench_rounds=N
 # the second table's rounds (3), bench_profile=1 a perf profile of each
-# encapsulation's last round, bench_conns=N the third's connections (1000).
+# encapsulation's last round, bench_conns=N the third's connections (1000),
+# bench_upstream=1 the reference kernel with upstream's espintcp built in
+# (tests/qemu/run.sh boots it after the module's kernel): no module to load
+# or tune, and the shaped table's one row is upstream's.
 set -eu
 . /tests/netns.sh
+# bench_trace=1: every command, to find what stopped a run
+case " $(cat /proc/cmdline) " in *" bench_trace=1 "*) set -x ;; esac
 
 KEY=0x0102030405060708090a0b0c0d0e0f1011121314
 SECS=${BENCH_SECS:-12}
@@ -118,15 +124,19 @@ one_run() {
 	printf '%-22s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n' "$1" \
 		"$ike_avg" "$ike_max" "$ping_avg" "$ping_max" "$in_avg" "$in_max" \
 		"${rate:-?}" \
-		"$(ip netns exec cli awk '$1 == "tx_drop_queue_full" { print $2 }' /proc/net/espintcp)" \
+		"$(ip netns exec cli awk '$1 == "tx_drop_queue_full" { print $2 }' /proc/net/espintcp 2>/dev/null)" \
 		"$ike_ping"
 	cli ip xfrm policy flush; cli ip xfrm state flush
 	srv ip xfrm policy flush; srv ip xfrm state flush
 	topo_down
 }
 
-modprobe xfrm_user	# before any socket policy, as with an IKE daemon
-modprobe espintcp
+UPSTREAM=
+case " $(cat /proc/cmdline) " in *" bench_upstream=1 "*) UPSTREAM=1 ;; esac
+if [ -z "$UPSTREAM" ]; then
+	modprobe xfrm_user	# before any socket policy, as with an IKE daemon
+	modprobe espintcp
+fi
 # bench_part=shaped,thru,scale (the default: all three) on the kernel
 # command line chooses the tables
 PARTS=$(sed -n 's/.* bench_part=\([^ ]*\).*/\1/p' /proc/cmdline)
@@ -139,14 +149,18 @@ echo "# 10 Mbit/s tbf on both veth ends, ${SECS}s, one sample per 100 ms (ms);"
 echo "# in_*: ping inside the tunnel; mbit/s: iperf3 receiver; ike-ping: the difference of averages"
 printf '%-22s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n' "# configuration" \
 	ike_avg ike_max ping_avg ping_max in_avg in_max mbit/s esp_drop ike-ping
-one_run "bounded (default)" bounded 40001 4501
-sleep 2
-echo 0 > /sys/module/espintcp/parameters/esp_notsent_bytes
-one_run "unbounded (upstream)" unbounded 40002 4502
-echo 4096 > /sys/module/espintcp/parameters/esp_notsent_bytes
+if [ -n "$UPSTREAM" ]; then
+	one_run "upstream (in-kernel)" upstream 40001 4501
+else
+	one_run "bounded (default)" bounded 40001 4501
+	sleep 2
+	echo 0 > /sys/module/espintcp/parameters/esp_notsent_bytes
+	one_run "unbounded (as upstream)" unbounded 40002 4502
+	echo 4096 > /sys/module/espintcp/parameters/esp_notsent_bytes
+fi
 fi
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else print "?" }'; }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
 
 # --- unshaped: idle round trips, and throughput by encapsulation ----------
@@ -163,8 +177,9 @@ case " $(cat /proc/cmdline) " in
 *" bench_profile=1 "*) command -v perf > /dev/null && PROFILE=1 ;;
 esac
 
-# transfer NAME: iperf3 through the tunnel for THRU_SECS, its Mbit/s in
-# $rate and the kernel CPU ms per MB moved in $cost (perf.NAME: profile)
+# transfer NAME [STREAMS]: iperf3 through the tunnel for THRU_SECS, with
+# STREAMS parallel streams (1), its Mbit/s in $rate and the kernel CPU ms
+# per MB moved in $cost (perf.NAME: profile)
 transfer() {
 	srv timeout $((THRU_SECS + 20)) iperf3 -s -1 -B 10.9.2.1 >/dev/null 2>&1 &
 	iperf_srv=$! perf_pid=
@@ -175,21 +190,26 @@ transfer() {
 		perf_pid=$!
 	fi
 	t0=$(cpu_ms)
-	cli timeout $((THRU_SECS + 15)) iperf3 -c 10.9.2.1 -B 10.9.1.1 -t "$THRU_SECS" -f m \
-		> /tmp/iperf.out 2>&1 || true
+	cli timeout $((THRU_SECS + 15)) iperf3 -c 10.9.2.1 -B 10.9.1.1 -t "$THRU_SECS" \
+		-P "${2:-1}" -f m > /tmp/iperf.out 2>&1 || true
 	t1=$(cpu_ms)
 	wait "$iperf_srv" $perf_pid
-	rate=$(sed -n 's/.* \([0-9.]*\) Mbits\/sec.*receiver.*/\1/p' /tmp/iperf.out)
+	# the last receiver line: the only one, or the streams' [SUM]
+	rate=$(sed -n 's/.* \([0-9.]*\) Mbits\/sec.*receiver.*/\1/p' /tmp/iperf.out | tail -n 1)
 	rate=${rate:-0}
 	# kernel CPU per MB: the transfer's MBytes, as the receiver counted them
-	mb=$(sed -n 's/.* \([0-9.]*\) MBytes .*receiver.*/\1/p' /tmp/iperf.out)
+	mb=$(sed -n 's/.* \([0-9.]*\) MBytes .*receiver.*/\1/p' /tmp/iperf.out | tail -n 1)
 	cost=$(awk -v t="$((t1 - t0))" -v m="${mb:-0}" \
 		'BEGIN { if (m > 0) printf "%.1f", t / m; else print "?" }')
 }
 
-# thru ENCAP CPORT SPORT: iperf3 Mbit/s through the tunnel in $rate, and
-# kernel CPU ms per MB moved in $cost
+# thru ENCAP[_x4] CPORT SPORT: iperf3 Mbit/s through the tunnel in $rate,
+# and kernel CPU ms per MB moved in $cost; _x4: with 4 parallel streams
 thru() {
+	name=$1 streams=1
+	case $1 in *_x4) streams=4 ;; esac
+	shift
+	set -- "${name%_x4}" "$@"
 	topo_up
 	cli ip addr add 10.9.1.1/32 dev lo
 	srv ip addr add 10.9.2.1/32 dev lo
@@ -225,11 +245,12 @@ thru() {
 		cli ping -c 20 -i 0.05 10.0.1.2 > /tmp/outer.out 2>&1
 	fi
 	tunnel "$2" "$3" "$1"
-	transfer "$1"
+	transfer "$name" "$streams"
 	if [ "$1" = espintcp ]; then
 		# how many ESP frames each of the outer connection's segments carried
 		cli ss -tniH state established src "10.0.1.1:$2" > /tmp/ss.out
-		frames=$(cli awk '$1 == "esp_tx_msgs" { print $2 }' /proc/net/espintcp)
+		# (upstream has no such counter)
+		frames=$(cli awk '$1 == "esp_tx_msgs" { print $2 }' /proc/net/espintcp 2>/dev/null || true)
 		segs=$(sed -n 's/.* data_segs_out:\([0-9]*\).*/\1/p' /tmp/ss.out)
 		segs_in=$(sed -n 's/.* segs_in:\([0-9]*\).*/\1/p' /tmp/ss.out)
 	fi
@@ -246,7 +267,7 @@ if part thru; then
 # encapsulations take turns, ROUNDS times, and each gets its median.
 ROUNDS=$(sed -n 's/.* bench_rounds=\([0-9]*\).*/\1/p' /proc/cmdline)
 ROUNDS=${ROUNDS:-3}
-ENCAPS="espintcp espinudp none"
+ENCAPS="espintcp espinudp none espintcp_x4 espinudp_x4"
 rm -f /tmp/thru.*
 for r in $(seq "$ROUNDS"); do
 	for e in $ENCAPS; do
@@ -254,13 +275,16 @@ for r in $(seq "$ROUNDS"); do
 		espintcp) thru espintcp 40011 4511 ;;
 		espinudp) thru espinudp 4512 4513 ;;
 		none) thru none 0 0 ;;
+		espintcp_x4) thru espintcp_x4 40014 4514 ;;
+		espinudp_x4) thru espinudp_x4 4515 4516 ;;
 		esac
 		echo "${rate:-0} $cost" >> "/tmp/thru.$e"
 		if [ "$r" = 1 ] && [ "$e" = espintcp ]; then
 			ike_idle_avg=$(us2ms "$(sed -n 's/^ike_rtt_avg_us //p' /tmp/ike.out)")
 			ike_idle_max=$(us2ms "$(sed -n 's/^ike_rtt_max_us //p' /tmp/ike.out)")
 			ping_idle_avg=$(avg /tmp/outer.out) ping_idle_max=$(max /tmp/outer.out)
-			fps="$frames ESP frames out in $segs data segments ($(ratio "$frames" "$segs") per segment), $segs_in segments in"
+			fpsr=$(ratio "$frames" "$segs")
+			fps="$frames ESP frames out in $segs data segments ($fpsr per segment), $segs_in segments in"
 		fi
 	done
 done
@@ -287,11 +311,16 @@ printf '%-22s %8s %12s %12s %12s   %s\n' "# encapsulation" mbit/s vs_plain_esp c
 row "espintcp (TCP)" espintcp
 row "espinudp (UDP)" espinudp
 row "none (plain ESP)" none
+row "espintcp, 4 streams" espintcp_x4
+row "espinudp, 4 streams" espinudp_x4
 # shellcheck disable=SC2154
-echo "# espintcp / espinudp: throughput $(ratio "$r_espintcp" "$r_espinudp"), kernel CPU per MB $(ratio "$c_espintcp" "$c_espinudp")"
+echo "# espintcp / espinudp: throughput $(ratio "$r_espintcp" "$r_espinudp"), kernel CPU per MB $(ratio "$c_espintcp" "$c_espinudp");" \
+	"4 streams: $(ratio "$r_espintcp_x4" "$r_espinudp_x4"), $(ratio "$c_espintcp_x4" "$c_espinudp_x4")"
 fig ratio.espintcp_espinudp.mbit_s "$(ratio "$r_espintcp" "$r_espinudp")"
 fig ratio.espintcp_espinudp.cpu_ms_per_mb "$(ratio "$c_espintcp" "$c_espinudp")"
-fig outer.esp_frames_per_segment "$(ratio "$frames" "$segs")"
+fig ratio.espintcp_espinudp_x4.mbit_s "$(ratio "$r_espintcp_x4" "$r_espinudp_x4")"
+fig ratio.espintcp_espinudp_x4.cpu_ms_per_mb "$(ratio "$c_espintcp_x4" "$c_espinudp_x4")"
+fig outer.esp_frames_per_segment "$fpsr"
 fig idle.ike_rtt_avg_ms "$ike_idle_avg"
 fig idle.ike_rtt_max_ms "$ike_idle_max"
 fig idle.ping_avg_ms "$ping_idle_avg"

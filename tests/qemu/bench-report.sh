@@ -4,8 +4,13 @@
 # module's version and the date, and OUTDIR/results.md, the tables, and
 # plots them with gnuplot when it is installed (scripts/setup.sh does):
 #   ike-rtt.png/.svg     IKE and outer ping round trips on the shaped link,
-#                        one sample per 100 ms, ESP bounded and unbounded
-#   throughput.png/.svg  iperf3 through the tunnel for each encapsulation
+#                        one sample per 100 ms, ESP bounded and unbounded,
+#                        and upstream's espintcp on the reference kernel
+#   throughput.png/.svg  iperf3 through the tunnel for each encapsulation,
+#                        on the module's kernel and on the reference kernel
+# The reference kernel's figures are those whose keys start with "ref."
+# (tests/qemu/run.sh); without them the tables and plots show the module
+# alone.
 #
 # Usage: bench-report.sh FIGURES KVER MODULE_VERSION OUTDIR
 set -eu
@@ -52,15 +57,17 @@ shaped_md() {
 	echo
 	echo "| ESP in front of IKE | IKE avg | IKE max | outer ping avg | outer ping max | IKE − ping | tunnel ping avg | tunnel ping max | Mbit/s |"
 	echo "|---|---|---|---|---|---|---|---|---|"
-	for k in bounded unbounded; do
+	for k in shaped.bounded shaped.unbounded ref.shaped.upstream; do
 		case $k in
-		bounded) label="bounded (default)" ;;
-		*) label="unbounded (as upstream)" ;;
+		shaped.bounded) label="module, bounded (default)" ;;
+		shaped.unbounded) label="module, unbounded (as upstream)" ;;
+		*) [ -n "$(value "$k.mbit_s")" ] || continue
+			label="upstream espintcp, reference kernel $(value ref.kernel)" ;;
 		esac
-		echo "| $label | $(value "shaped.$k.ike_avg_ms") | $(value "shaped.$k.ike_max_ms") |" \
-			"$(value "shaped.$k.ping_avg_ms") | $(value "shaped.$k.ping_max_ms") |" \
-			"$(value "shaped.$k.ike_minus_ping_ms") | $(value "shaped.$k.inner_ping_avg_ms") |" \
-			"$(value "shaped.$k.inner_ping_max_ms") | $(value "shaped.$k.mbit_s") |"
+		echo "| $label | $(value "$k.ike_avg_ms") | $(value "$k.ike_max_ms") |" \
+			"$(value "$k.ping_avg_ms") | $(value "$k.ping_max_ms") |" \
+			"$(value "$k.ike_minus_ping_ms") | $(value "$k.inner_ping_avg_ms") |" \
+			"$(value "$k.inner_ping_max_ms") | $(value "$k.mbit_s") |"
 	done
 	echo
 }
@@ -69,18 +76,23 @@ thru_md() {
 	local udp_r udp_c r c e label
 	echo "iperf3 through a tunnel-mode SA on an unshaped veth, $(value thru.seconds) s per transfer,"
 	echo "the encapsulations taking turns, median of $(value thru.rounds) rounds ($when);"
-	echo "CPU: the guest's kernel time (system, irq, softirq) per MB received:"
+	echo "CPU: the guest's kernel time (system, irq, softirq) per MB received; the"
+	echo "4-stream rows are compared with ESP in UDP's 4 streams:"
 	echo
 	echo "| encapsulation | Mbit/s | vs. ESP in UDP | CPU ms/MB | vs. ESP in UDP | each round (Mbit/s) |"
 	echo "|---|---|---|---|---|---|"
 	udp_r=$(value thru.espinudp.mbit_s) udp_c=$(value thru.espinudp.cpu_ms_per_mb)
-	for e in espintcp espinudp none; do
+	for e in espintcp espinudp none espintcp_x4 espinudp_x4; do
 		case $e in
 		espintcp) label="ESP in TCP (this module)" ;;
 		espinudp) label="ESP in UDP" ;;
-		*) label="plain ESP" ;;
+		none) label="plain ESP" ;;
+		espintcp_x4) label="ESP in TCP, 4 streams"
+			udp_r=$(value thru.espinudp_x4.mbit_s) udp_c=$(value thru.espinudp_x4.cpu_ms_per_mb) ;;
+		*) label="ESP in UDP, 4 streams" ;;
 		esac
 		r=$(value "thru.$e.mbit_s") c=$(value "thru.$e.cpu_ms_per_mb")
+		[ -n "$r" ] || continue
 		echo "| $label | $(or_dash "$r") | $(ratio "$r" "$udp_r") | $(or_dash "$c") |" \
 			"$(ratio "$c" "$udp_c") | $(series "thru.$e.rounds_mbit_s" | tr '\n' ' ')|"
 	done
@@ -88,6 +100,32 @@ thru_md() {
 	echo "Idle: IKE round trip $(value idle.ike_rtt_avg_ms) ms avg ($(value idle.ike_rtt_max_ms) max),"
 	echo "ping $(value idle.ping_avg_ms) ms avg ($(value idle.ping_max_ms) max). The outer connection"
 	echo "carried $(value outer.esp_frames_per_segment) ESP frames per segment."
+	echo
+}
+
+# module against upstream, each as a ratio on its own kernel
+versus_md() {
+	local ike_m ike_u
+	echo "The module on $kver against upstream's espintcp on the reference kernel"
+	echo "$(value ref.kernel) (tinyconfig, CONFIG_INET_ESPINTCP=y), the same bench in the same"
+	echo "run; throughput and CPU as ratios to ESP in UDP on the same kernel ($when):"
+	echo
+	echo "| figure | module | upstream | module's margin |"
+	echo "|---|---|---|---|"
+	echo "| ESP in TCP throughput / ESP in UDP | $(value ratio.espintcp_espinudp.mbit_s) |" \
+		"$(value ref.ratio.espintcp_espinudp.mbit_s) |" \
+		"$(ratio "$(value ratio.espintcp_espinudp.mbit_s)" "$(value ref.ratio.espintcp_espinudp.mbit_s)")× |"
+	echo "| the same, 4 streams | $(value ratio.espintcp_espinudp_x4.mbit_s) |" \
+		"$(value ref.ratio.espintcp_espinudp_x4.mbit_s) |" \
+		"$(ratio "$(value ratio.espintcp_espinudp_x4.mbit_s)" "$(value ref.ratio.espintcp_espinudp_x4.mbit_s)")× |"
+	echo "| ESP in TCP CPU per MB / ESP in UDP (lower is better) | $(value ratio.espintcp_espinudp.cpu_ms_per_mb) |" \
+		"$(value ref.ratio.espintcp_espinudp.cpu_ms_per_mb) |" \
+		"$(ratio "$(value ref.ratio.espintcp_espinudp.cpu_ms_per_mb)" "$(value ratio.espintcp_espinudp.cpu_ms_per_mb)")× |"
+	ike_m=$(value shaped.bounded.ike_minus_ping_ms) ike_u=$(value ref.shaped.upstream.ike_minus_ping_ms)
+	echo "| IKE − ping under load, 10 Mbit/s (ms, lower is better) | $(or_dash "$ike_m") | $(or_dash "$ike_u") |" \
+		"$(awk -v m="$ike_m" -v u="$ike_u" 'BEGIN { if (m != "" && u != "") printf "%.1f ms less", u - m; else print "–" }') |"
+	echo "| ESP in TCP, Mbit/s (context) | $(value thru.espintcp.mbit_s) | $(value ref.thru.espintcp.mbit_s) | |"
+	echo "| ESP in UDP, Mbit/s (context) | $(value thru.espinudp.mbit_s) | $(value ref.thru.espinudp.mbit_s) | |"
 	echo
 }
 
@@ -117,6 +155,7 @@ scale_md() {
 	echo "<!-- written by tests/qemu/bench-report.sh from one make bench run -->"
 	[ -z "$(value shaped.bounded.mbit_s)" ] || shaped_md
 	[ -z "$(value thru.espintcp.mbit_s)" ] || thru_md
+	[ -z "$(value ref.kernel)" ] || versus_md
 	[ -z "$(value scale.conns)" ] || scale_md
 } > "$out/results.md"
 echo "bench-report: $out/results.md"
@@ -128,14 +167,23 @@ fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for s in bounded.ike_rtt_ms unbounded.ike_rtt_ms bounded.ping_rtt_ms; do
-	series "shaped.$s" | awk '{ print (NR - 1) / 10, $1 }' > "$tmp/$s"
+for s in shaped.bounded.ike_rtt_ms shaped.unbounded.ike_rtt_ms \
+	shaped.bounded.ping_rtt_ms ref.shaped.upstream.ike_rtt_ms; do
+	series "$s" | awk '{ print (NR - 1) / 10, $1 }' > "$tmp/$s"
 done
 {
-	echo "\"plain ESP\" $(value thru.none.mbit_s)"
-	echo "\"ESP in UDP\" $(value thru.espinudp.mbit_s)"
-	echo "\"ESP in TCP\" $(value thru.espintcp.mbit_s)"
+	echo "\"plain ESP\" $(value thru.none.mbit_s) $(or_dash "$(value ref.thru.none.mbit_s)")"
+	echo "\"ESP in UDP\" $(value thru.espinudp.mbit_s) $(or_dash "$(value ref.thru.espinudp.mbit_s)")"
+	echo "\"ESP in TCP\" $(value thru.espintcp.mbit_s) $(or_dash "$(value ref.thru.espintcp.mbit_s)")"
 } > "$tmp/thru"
+upstream_line=
+if [ -s "$tmp/ref.shaped.upstream.ike_rtt_ms" ]; then
+	upstream_line=", \"$tmp/ref.shaped.upstream.ike_rtt_ms\" with lines lw 2 title \"IKE, upstream espintcp (reference kernel $(value ref.kernel))\""
+fi
+upstream_bars=
+if [ -n "$(value ref.thru.espintcp.mbit_s)" ]; then
+	upstream_bars=", \"\" using 3 title \"upstream espintcp, reference kernel $(value ref.kernel)\", \"\" using (\$0 + 0.17):3:(sprintf(\"%.1f\", \$3)) with labels offset 0,1 notitle"
+fi
 
 title="$kver, espintcp $version, $(date -u +%Y-%m-%d), QEMU TCG"
 if [ -z "$(value shaped.bounded.mbit_s)" ] || [ -z "$(value thru.espintcp.mbit_s)" ]; then
@@ -152,20 +200,21 @@ set xlabel "time (s)"
 set ylabel "round trip (ms)"
 set key top left opaque box
 set grid
-plot "$tmp/unbounded.ike_rtt_ms" with lines lw 2 title "IKE, ESP unbounded (as upstream)", \\
-     "$tmp/bounded.ike_rtt_ms" with lines lw 2 title "IKE, module default", \\
-     "$tmp/bounded.ping_rtt_ms" with lines lw 1 dt 2 title "ping outside the tunnel, same link"
+plot "$tmp/shaped.unbounded.ike_rtt_ms" with lines lw 2 title "IKE, module, ESP unbounded (as upstream)", \\
+     "$tmp/shaped.bounded.ike_rtt_ms" with lines lw 2 title "IKE, module default", \\
+     "$tmp/shaped.bounded.ping_rtt_ms" with lines lw 1 dt 2 title "ping outside the tunnel, same link"$upstream_line
 set output "$out/throughput.$ext"
 set title "iperf3 through a tunnel-mode SA, unshaped veth, median of rounds\\n$title"
 set ylabel "Mbit/s"
 unset xlabel
+set style data histogram
+set style histogram clustered gap 1
 set style fill solid 0.6
-set boxwidth 0.5
 set yrange [0:*]
 set offsets 0, 0, graph 0.12, 0
-unset key
-plot "$tmp/thru" using 0:2:xticlabels(1) with boxes, \\
-     "" using 0:2:(sprintf("%.1f", \$2)) with labels offset 0,1 notitle
+set key below
+plot "$tmp/thru" using 2:xticlabels(1) title "module, $kver", \\
+     "" using (\$0 - 0.17):2:(sprintf("%.1f", \$2)) with labels offset 0,1 notitle$upstream_bars
 GNUPLOT
 done
 echo "bench-report: $out/ike-rtt.png, $out/throughput.png (and .svg)"

@@ -2,9 +2,12 @@
 # make run: boot the first kernel of build/matrix (Debian's 6.1) and run
 # the IKE-over-TCP demo (tests/guest/demo.sh) instead of the tests; its
 # output is streamed live. "run.sh bench" (make bench) runs
-# tests/guest/bench.sh instead, and tests/qemu/bench-report.sh turns its
-# figures into build/bench/results.json and plots. The kernel console goes
-# to build/qemu/KVER/console.log.
+# tests/guest/bench.sh instead, then the same bench (without its scale
+# part) on the 6.1 reference kernel with upstream's espintcp built in
+# (scripts/ref-kernel.sh; BENCH_UPSTREAM=0 skips it), and
+# tests/qemu/bench-report.sh turns the figures of both into
+# build/bench/results.json and plots. The kernel console goes to
+# build/qemu/KVER/console.log (console-ref.log for the reference kernel).
 # Environment knobs: see tests/qemu/lib.sh.
 set -eu
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -24,27 +27,49 @@ fi
 initrd=$(initramfs "$k")
 dir=$BUILD/qemu/$k
 say "run: booting $k (console: $dir/console.log)"
-done=0
 figures=$BUILD/bench/figures
 mkdir -p "$BUILD/bench"
 : > "$figures"
-while IFS= read -r line; do
-	if [ "$line" = "# guest-done" ]; then done=1; continue; fi
-	# the bench's figures, for bench-report.sh
-	case $line in "@ "*) printf '%s\n' "${line#@ }" >> "$figures"; continue ;; esac
-	printf '%s\n' "$line"
-done < <(boot "$k" "$initrd" "${1:-demo}" "$dir/console.log")
-if [ "$done" != 1 ]; then
-	say "run: the guest did not finish; last 50 lines of $dir/console.log:"
-	tail -n 50 "$dir/console.log" >&2
-	exit 1
+
+# guest CONSOLE_LOG [FIGURE_PREFIX]: boots (KERNEL_IMAGE, BOOT_ARGS) and
+# streams the guest's report; the bench's figures go to $figures
+guest() {
+	local done=0 line
+	while IFS= read -r line; do
+		if [ "$line" = "# guest-done" ]; then done=1; continue; fi
+		case $line in "@ "*) printf '%s%s\n' "${2:-}" "${line#@ }" >> "$figures"; continue ;; esac
+		printf '%s\n' "$line"
+	done < <(boot "$k" "$initrd" "${mode:-demo}" "$1")
+	if [ "$done" != 1 ]; then
+		say "run: the guest did not finish; last 50 lines of $1:"
+		tail -n 50 "$1" >&2
+		exit 1
+	fi
+	if grep -aqE "$bad_console_line" "$1"; then
+		say "run: the kernel console shows trouble:"
+		grep -aE -A10 "$bad_console_line" "$1" | head -n 40 >&2
+		exit 1
+	fi
+}
+
+mode=${1:-demo}
+guest "$dir/console.log"
+# the same bench on the reference kernel, upstream's espintcp built in
+# (scripts/ref-kernel.sh; BENCH_UPSTREAM=0 skips it): its figures under ref.
+if [ "$mode" = bench ] && [ "${BENCH_UPSTREAM:-1}" = 1 ]; then
+	ref=$("$root/scripts/ref-kernel.sh" 6.1) || die "building the reference kernel failed (BENCH_UPSTREAM=0 skips it)"
+	say "run: the same bench on the reference kernel $ref (console: $dir/console-ref.log)"
+	# the module's run's parts and rounds, but no profile, and no scale
+	# part (it measures the module's connections)
+	parts=$(echo " ${BOOT_ARGS:-} " | sed -n 's/.* bench_part=\([^ ]*\) .*/\1/p')
+	parts=$(echo "${parts:-shaped,thru}" | tr ',' '\n' | grep -xE 'shaped|thru' | paste -sd, || true)
+	if [ -n "$parts" ]; then
+		echo "ref.kernel $(basename "$(dirname "$ref")" | sed 's/-[0-9a-f]*$//')" >> "$figures"
+		KERNEL_IMAGE=$ref BOOT_ARGS="$(echo "${BOOT_ARGS:-}" | sed 's/bench_p[a-z]*=[^ ]*//g') bench_upstream=1 bench_part=$parts" \
+			guest "$dir/console-ref.log" ref.
+	fi
 fi
-if grep -aqE "$bad_console_line" "$dir/console.log"; then
-	say "run: the kernel console shows trouble:"
-	grep -aE -A10 "$bad_console_line" "$dir/console.log" | head -n 40 >&2
-	exit 1
-fi
-if [ "${1:-}" = bench ]; then
+if [ "$mode" = bench ]; then
 	"$root/tests/qemu/bench-report.sh" "$figures" "$k" \
 		"$(modinfo -F version "$BUILD/$k/espintcp.ko")" "$BUILD/bench"
 fi
