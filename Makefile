@@ -52,12 +52,18 @@ test-kmod:
 
 TEST_SRCS := $(wildcard tests/*.c)
 TEST_BINS := $(patsubst tests/%.c,build/tests/%,$(TEST_SRCS))
+# the C suites built on tests/lib/harness.c
+HARNESS_BINS := build/tests/ulp_test build/tests/esp_stream_test
 
 tests: $(TEST_BINS)
 
 build/tests/%: tests/%.c $(wildcard tests/*.h)
 	@mkdir -p build/tests
 	$(CC) -O2 -g -Wall -Wextra -static -o $@ $<
+
+$(HARNESS_BINS): build/tests/%: tests/%.c tests/lib/harness.c $(wildcard tests/*.h tests/lib/*.h)
+	@mkdir -p build/tests
+	$(CC) -O2 -g -Wall -Wextra -static -o $@ $< tests/lib/harness.c
 
 check:
 	tests/qemu/check.sh

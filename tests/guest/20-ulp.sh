@@ -1,6 +1,6 @@
 #!/bin/sh
 # The espintcp ULP's socket semantics and its wire format, IPv4 and IPv6,
-# between netns cli and srv (see tests/netns.sh): tests/espintcp_test.c.
+# between netns cli and srv (see tests/netns.sh): tests/ulp_test.c.
 set -eu
 . /tests/netns.sh
 
@@ -8,6 +8,6 @@ set -eu
 [ ! -d /sys/module/espintcp ] || rmmod_wait
 topo_up
 rc=0
-/tests/bin/espintcp_test || rc=$?
+/tests/bin/ulp_test || rc=$?
 topo_down
 exit "$rc"
