@@ -57,11 +57,11 @@ HARNESS_BINS := build/tests/ulp_test build/tests/esp_stream_test
 
 tests: $(TEST_BINS)
 
-build/tests/%: tests/%.c $(wildcard tests/*.h)
+build/tests/%: tests/%.c $(wildcard tests/lib/*.h)
 	@mkdir -p build/tests
 	$(CC) -O2 -g -Wall -Wextra -static -o $@ $<
 
-$(HARNESS_BINS): build/tests/%: tests/%.c tests/lib/harness.c $(wildcard tests/*.h tests/lib/*.h)
+$(HARNESS_BINS): build/tests/%: tests/%.c tests/lib/harness.c $(wildcard tests/lib/*.h)
 	@mkdir -p build/tests
 	$(CC) -O2 -g -Wall -Wextra -static -o $@ $< tests/lib/harness.c
 

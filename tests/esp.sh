@@ -1,5 +1,5 @@
 # ESP-over-TCP helpers for the guest scripts (sourced after netns.sh):
-# states and policies in netns cli and srv, espintcp_peer connections,
+# states and policies in netns cli and srv, ike_pair connections,
 # the module's counters. REQID (default 1) tags the states and policies.
 # shellcheck shell=sh disable=SC2086
 
@@ -25,7 +25,7 @@ leaked() { # packets the UDP/ESP drop filters stopped on egress, both ends
 peer_start() {
 	rm -f "$peer_in" "$peer_out"
 	mkfifo "$peer_in"
-	/tests/bin/espintcp_peer "$@" < "$peer_in" > "$peer_out" 2>&1 &
+	/tests/bin/ike_pair "$@" < "$peer_in" > "$peer_out" 2>&1 &
 	exec 3> "$peer_in"
 	for _i in $(seq 50); do
 		grep -q ready "$peer_out" 2>/dev/null && return 0

@@ -44,8 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ike_sock.h"
-#include "sockaddr.h"
+#include "lib/ike_sock.h"
+#include "lib/sockaddr.h"
 
 #define MAX_MSG		65533
 #define HDR		12	/* marker, length, id */

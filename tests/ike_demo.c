@@ -24,29 +24,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "ike_sock.h"
+#include "lib/ike_sock.h"
+#include "lib/prog.h"
 
 
 #define PORT 4500
 #define SRV_ADDR "10.0.1.2"
-
-static void die(const char *what)
-{
-	printf("ike_demo: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-static void enter_netns(const char *name)
-{
-	char path[64];
-	int fd;
-
-	snprintf(path, sizeof(path), "/var/run/netns/%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || setns(fd, CLONE_NEWNET) < 0)
-		die(path);
-	close(fd);
-}
 
 static void show_ulp(const char *who, int fd)
 {
@@ -140,7 +123,7 @@ static void show_counters(const char *ns)
 	char line[512];
 	FILE *f;
 
-	enter_netns(ns);
+	netns_enter(ns);
 	printf("\n/proc/net/espintcp in netns %s:\n", ns);
 	f = fopen("/proc/self/net/espintcp", "r");
 	if (!f) {
@@ -161,7 +144,7 @@ int main(void)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
-	enter_netns("srv");
+	netns_enter("srv");
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
 	if (lfd < 0)
 		die("socket");
@@ -170,7 +153,7 @@ int main(void)
 		die("bind/listen");
 	printf("srv: listening on TCP port %d (netns srv)\n", PORT);
 
-	enter_netns("cli");
+	netns_enter("cli");
 	cfd = socket(AF_INET, SOCK_STREAM, 0);
 	if (cfd < 0)
 		die("socket");

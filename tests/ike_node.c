@@ -28,18 +28,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "ike_sock.h"
-#include "sockaddr.h"
+#include "lib/ike_sock.h"
+#include "lib/prog.h"
+#include "lib/sockaddr.h"
 
 
 /* the server's last message says its ESP states are in place */
 #define GO_MSG	1000
-static void die(const char *what)
-{
-	fprintf(stderr, "ike_node: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
 /* sizes from the smallest IKE message to one that spans many segments */
 static size_t ike_size(int i)
 {

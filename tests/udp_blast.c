@@ -22,7 +22,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "sockaddr.h"
+#include "lib/sockaddr.h"
 
 static void write_outq(int fd, const char *file)
 {

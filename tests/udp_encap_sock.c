@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "sockaddr.h"
+#include "lib/sockaddr.h"
 
 #ifndef UDP_ENCAP
 #define UDP_ENCAP 100

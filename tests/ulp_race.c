@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ike_sock.h"
+#include "lib/ike_sock.h"
 
 static double now(void)
 {

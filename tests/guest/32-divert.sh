@@ -262,7 +262,7 @@ for fam in 4 6; do
 	check "$t: srv reset the connection" poll_until grep -qx "rst done" "$peer_out"
 	check "$t: cli's end of it is no longer established" poll_until outer_gone
 	check_poll "$t: the queued ESP is freed, the IKE fd still open" 0 outq
-	check "$t: (the peer still holds the fd)" pidof espintcp_peer
+	check "$t: (the peer still holds the fd)" pidof ike_pair
 	exec 3>&-
 	check_poll "$t: (control) everything freed once the fd is closed" 0 outq
 	exec 4>&-

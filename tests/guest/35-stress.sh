@@ -65,7 +65,7 @@ n=64
 rm -f /tmp/hold64
 mkfifo /tmp/hold64
 for i in $(seq "$n"); do
-	/tests/bin/espintcp_peer 4 $((42000 + i)) $((5000 + i)) \
+	/tests/bin/ike_pair 4 $((42000 + i)) $((5000 + i)) \
 		< /tmp/hold64 > "/tmp/p64.$i" 2>&1 &
 done
 exec 5> /tmp/hold64

@@ -67,7 +67,7 @@ nat_up() {
 peer_start() {
 	rm -f "$peer_in" /tmp/nat-peer.out
 	mkfifo "$peer_in"
-	/tests/bin/espintcp_peer 4 "$1" 4500 < "$peer_in" > /tmp/nat-peer.out 2>&1 &
+	/tests/bin/ike_pair 4 "$1" 4500 < "$peer_in" > /tmp/nat-peer.out 2>&1 &
 	exec 3> "$peer_in"
 	for _i in $(seq 200); do
 		grep -q accepted /tmp/nat-peer.out 2>/dev/null && break

@@ -39,7 +39,7 @@ COUNT=$((SECS * 10 - 20))
 # "@ KEY VALUE..." lines are the figures: run.sh takes them out of the
 # output and writes them to build/bench/results.json (tests/qemu/bench-report.sh)
 fig() { echo "@ $*"; }
-rtts() { # FILE: the round trips a ping or espintcp_peer printed, in ms
+rtts() { # FILE: the round trips a ping or ike_pair printed, in ms
 	sed -n 's/.* time=\([0-9.]*\) ms/\1/p; s/^ike_rtt_us \([0-9]*\)$/\1 us/p' "$1" |
 		awk '{ printf "%s ", $2 == "us" ? $1 / 1000 : $1 }'
 }
@@ -88,7 +88,7 @@ one_run() {
 	# until the transfer is over, not just until the last IKE ping
 	rm -f /tmp/bench.in
 	mkfifo /tmp/bench.in
-	/tests/bin/espintcp_peer 4 "$2" "$3" ike 100 "$COUNT" < /tmp/bench.in \
+	/tests/bin/ike_pair 4 "$2" "$3" ike 100 "$COUNT" < /tmp/bench.in \
 		> /tmp/ike.out 2>&1 &
 	exec 4> /tmp/bench.in
 	sleep 1
@@ -219,7 +219,7 @@ thru() {
 	mkfifo /tmp/bench.in
 	case $1 in
 	espintcp)
-		/tests/bin/espintcp_peer 4 "$2" "$3" ike 50 20 < /tmp/bench.in \
+		/tests/bin/ike_pair 4 "$2" "$3" ike 50 20 < /tmp/bench.in \
 			> /tmp/ike.out 2>&1 & ;;
 	espinudp)
 		for ns in cli srv; do
@@ -360,15 +360,15 @@ slab_kb() {
 }
 now_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
 
-# many CONNS [plain]: CONNS connections held by espintcp_peer on fd 5
+# many CONNS [plain]: CONNS connections held by ike_pair on fd 5
 many_up() {
 	rm -f /tmp/many.in
 	mkfifo /tmp/many.in
 	if [ "${2:-}" = plain ]; then
-		PEER_PLAIN=1 /tests/bin/espintcp_peer 4 20000 4600 many "$1" \
+		PEER_PLAIN=1 /tests/bin/ike_pair 4 20000 4600 many "$1" \
 			< /tmp/many.in > /tmp/many.out 2>&1 &
 	else
-		/tests/bin/espintcp_peer 4 20000 4600 many "$1" \
+		/tests/bin/ike_pair 4 20000 4600 many "$1" \
 			< /tmp/many.in > /tmp/many.out 2>&1 &
 	fi
 	many_pid=$!

@@ -33,7 +33,7 @@ step "ESP over the same kind of connection: ip xfrm state ... encap espintcp"
 KEY=0x0102030405060708090a0b0c0d0e0f1011121314
 modprobe xfrm_user
 mkfifo /tmp/demo.in
-/tests/bin/espintcp_peer 4 40000 4500 < /tmp/demo.in > /tmp/demo.out &
+/tests/bin/ike_pair 4 40000 4500 < /tmp/demo.in > /tmp/demo.out &
 exec 3> /tmp/demo.in
 sleep 1
 echo "client 10.0.1.1:40000 -> server 10.0.1.2:4500: $(grep -c ready /tmp/demo.out) connection, IKETCP + ULP"

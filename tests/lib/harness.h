@@ -46,8 +46,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../ike_sock.h"
-#include "../sockaddr.h"
+#include "ike_sock.h"
+#include "sockaddr.h"
 
 #define MAX_MSG 65533
 

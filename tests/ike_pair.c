@@ -4,19 +4,19 @@
  * daemon would: client in netns cli bound to CPORT, server in netns srv on
  * SPORT, both with the per-socket policy bypass, "IKETCP" then the ULP.
  *
- *   espintcp_peer 4|6 CPORT SPORT [hold]
+ *   ike_pair 4|6 CPORT SPORT [hold]
  *	print "ready", then keep the connection until stdin closes.
- *   espintcp_peer 4|6 CPORT SPORT ike INTERVAL_MS COUNT
+ *   ike_pair 4|6 CPORT SPORT ike INTERVAL_MS COUNT
  *	also send an IKE request every INTERVAL_MS, COUNT times, have the
  *	server answer it, and print the round trips: "ike_rtt_us N" lines,
  *	then "ike_rtt_avg_us A" and "ike_rtt_max_us M"; then hold the
  *	connection until stdin closes, as above.
- *   espintcp_peer 4|6 CPORT SPORT stress COUNT
+ *   ike_pair 4|6 CPORT SPORT stress COUNT
  *	wait for a line on stdin, then send COUNT IKE messages of random
  *	sizes (5 to 65533 bytes, mostly small) from client to server while
  *	the server checks every byte; print "stress COUNT exact" or what
  *	differed; then hold the connection until stdin closes.
- *   espintcp_peer 4|6 CPORT SPORT many N
+ *   ike_pair 4|6 CPORT SPORT many N
  *	N connections, from CPORT to CPORT + N - 1, all to SPORT; print
  *	"ready N" and the microseconds they took, hold them until stdin
  *	closes, then close them all and print the microseconds that took.
@@ -49,33 +49,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ike_sock.h"
-#include "sockaddr.h"
+#include "lib/ike_sock.h"
+#include "lib/prog.h"
+#include "lib/sockaddr.h"
 
-
-static void die(const char *what)
-{
-	perror(what);
-	exit(1);
-}
 
 static const char *env(const char *name, const char *def)
 {
 	const char *v = getenv(name);
 
 	return v && *v ? v : def;
-}
-
-static void enter(const char *ns)
-{
-	char path[64];
-	int fd;
-
-	snprintf(path, sizeof(path), "/var/run/netns/%s", ns);
-	fd = open(path, O_RDONLY);
-	if (fd < 0 || setns(fd, CLONE_NEWNET))
-		die(path);
-	close(fd);
 }
 
 static void bypass(int fd, int family)
@@ -320,7 +303,7 @@ int main(int argc, char **argv)
 	caddr = env("PEER_CADDR", family == AF_INET ? "10.0.1.1" : "fd00:1::1");
 	saddr = env("PEER_SADDR", family == AF_INET ? "10.0.1.2" : "fd00:1::2");
 
-	enter(env("PEER_SRV_NS", "srv"));
+	netns_enter(env("PEER_SRV_NS", "srv"));
 	l = socket(family, SOCK_STREAM, 0);
 	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	bypass(l, family);	/* accepted sockets inherit it */
@@ -328,7 +311,7 @@ int main(int argc, char **argv)
 	if (bind(l, (struct sockaddr *)&ss, len) || listen(l, 16))
 		die("server bind/listen");
 
-	enter(env("PEER_CLI_NS", "cli"));
+	netns_enter(env("PEER_CLI_NS", "cli"));
 	if (argc >= 6 && !strcmp(argv[4], "many"))
 		return many(family, l, caddr, saddr, cport, sport, atoi(argv[5]));
 	c = connect_end(family, caddr, cport, saddr, sport);
