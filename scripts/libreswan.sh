@@ -54,8 +54,13 @@ host_libreswan() {
 in_chroot() { "$top/scripts/release-chroot.sh" --run "$suite" "$@"; }
 
 # FILE (a path in the chroot) and every library it loads, into $tmp; the
-# chroot resolves the symbolic links (some are absolute)
+# chroot resolves the symbolic links (some are absolute). A library ldd
+# cannot find would come from the guest's own: that fails the copy.
 copy_with_libs() {
+	if in_chroot ldd "$1" | grep 'not found' >&2; then
+		say "$suite: $1 needs a library its chroot lacks"
+		exit 1
+	fi
 	# shellcheck disable=SC2016
 	in_chroot sh -c 'for f in "$1" $(ldd "$1" | grep -o "/[^ ]*"); do
 		echo "$f $(readlink -f "$f")"; done' sh "$1" |
@@ -63,6 +68,12 @@ copy_with_libs() {
 		mkdir -p "$tmp$(dirname "$f")"
 		[ -e "$tmp$f" ] || cp "$chroot$real" "$tmp$f"
 	done
+}
+
+# apt-get install PACKAGES... in the chroot, bounded in time
+chroot_install() {
+	in_chroot timeout 900 apt-get -o Acquire::http::Timeout=30 \
+		-o Acquire::Retries=2 install -y -qq "$@" > "$cache.$suite.log" 2>&1
 }
 
 release_libreswan() {
@@ -76,13 +87,15 @@ release_libreswan() {
 		echo "$out"
 		return
 	fi
-	if ! in_chroot apt-get install -y -qq "libreswan=$ver" libnss3-tools \
-		> "$cache.$suite.log" 2>&1; then
+	# the chroot's lock (release-chroot.sh, ref-kernel.sh): no other apt
+	# in it, and no rebuild of it, while this installs and copies
+	exec 9>"$chroot.lock"
+	flock -w 1800 9 || { say "the $suite chroot stayed locked for 30 minutes"; exit 1; }
+	if ! chroot_install "libreswan=$ver" libnss3-tools; then
 		# a mirror whose security suite lists packages its pool lacks:
 		# the release's own versions, without those updates
 		if ! grep -q '^E: Failed to fetch' "$cache.$suite.log" ||
-			! in_chroot apt-get install -y -qq -t "${suite%-backports}" \
-				libreswan libnss3-tools > "$cache.$suite.log" 2>&1; then
+			! chroot_install -t "${suite%-backports}" libreswan libnss3-tools; then
 			say "installing libreswan $ver in the $suite chroot failed: $(tail -n 3 "$cache.$suite.log" | tr '\n' ' ')"
 			exit 1
 		fi
@@ -90,10 +103,14 @@ release_libreswan() {
 		ver=$(in_chroot dpkg-query -W -f '${Version}' libreswan)
 		out=$cache/$suite-$ver
 		say "$suite: some updates could not be fetched from the mirror; libreswan $ver"
+		if [ -f "$out/sysroot" ]; then
+			echo "$out"
+			return
+		fi
 	fi
-	tmp=$out.tmp
-	rm -rf "$tmp"
-	mkdir -p "$tmp"
+	tmp=$(mktemp -d "$out.XXXXXX")
+	chmod 755 "$tmp"
+	trap 'rm -rf "$tmp"' EXIT
 	# the release's /usr merge, so that each library is where it is found
 	for l in bin sbin lib lib64; do
 		[ -L "$chroot/$l" ] || continue
@@ -113,6 +130,7 @@ release_libreswan() {
 	done
 	in_chroot ldd /usr/libexec/ipsec/pluto |
 		sed -n 's|^[[:space:]]*\(/[^ ]*ld-linux[^ ]*\) .*|\1|p' > "$tmp/loader"
+	[ -s "$tmp/loader" ] || { say "$suite: no dynamic loader in ldd's view of pluto"; exit 1; }
 	echo "$suite $ver" > "$tmp/sysroot"
 	rm -rf "$out"
 	mv "$tmp" "$out"

@@ -816,6 +816,8 @@ static ssize_t esp_echo_frame(int family, const char *sel, uint8_t *frame)
 }
 
 #define SPAN_IKE	4000
+#define SPAN_SLOTS	"tc -n cli qdisc add dev veth0 root netem slot 10ms 10ms"
+#define SPAN_NO_SLOTS	"tc -n cli qdisc del dev veth0 root"
 
 /*
  * decap-dscp with ESP that spans segments. The parser gathers such a
@@ -827,7 +829,9 @@ static ssize_t esp_echo_frame(int family, const char *sel, uint8_t *frame)
  * and cut in software (veth0 without scatter-gather), sends an IKE message
  * and the first half of a real ESP frame (an echo request in tunnel mode)
  * in one write, which srv's veth0, with GRO, receives as such a buffer;
- * the rest of the frame follows in a segment of its own.
+ * the rest of the frame follows in a segment of its own. netem's slots
+ * release each write's segments in one burst, so that srv's GRO has them
+ * in one poll rather than one by one as the sender makes them.
  */
 static void test_esp_decap_dscp_span(int family)
 {
@@ -854,7 +858,8 @@ static void test_esp_decap_dscp_span(int family)
 	if (sg < 0 || gro < 0)
 		goto features;
 	if (!esp_state_in(SRV, family, c, 0x3103, "tunnel", "flag decap-dscp") ||
-	    !esp_in_policy(family, "tunnel", sel))
+	    !esp_in_policy(family, "tunnel", sel) ||
+	    !CHECK(!system(SPAN_SLOTS), "%s", SPAN_SLOTS))
 		goto flush;
 	r = echo_raw(family);
 
@@ -870,6 +875,7 @@ static void test_esp_decap_dscp_span(int family)
 	      "the inner packet came with DS field %#x, want %#x", got, DSCP_EF);
 	CHECK_DELTA(esp, 1);
 	close(r);
+	CHECK(!system(SPAN_NO_SLOTS), "%s", SPAN_NO_SLOTS);
 flush:
 	esp_flush();
 features:

@@ -16,6 +16,8 @@
 #                        kernel that is not installed: make check-debug)
 #   QEMU_MEM=1024        the guest's memory, MiB
 #   BOOT_TRIES=1         boots that may stall before /init (see boot)
+#   LIBRESWAN_SUITE=     whose libreswan goes into the guest (see initramfs)
+#   BENCH_UPSTREAM=0     make bench without the reference kernel's run
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${BUILD:-$root/build}
