@@ -23,6 +23,11 @@ if [ ! -x "$ls/pluto" ]; then
 fi
 PATH=$PATH:$ls
 version=$(pluto --version 2>&1 | sed -n '1s/^Libreswan \([0-9][0-9.]*\).*/\1/p')
+if [ -z "$version" ]; then
+	not_ok "pluto --version names a libreswan version"
+	pluto --version 2>&1 | head -n 3 | sed 's/^/# /'
+	exit 1
+fi
 echo "# libreswan $version$(cut -d' ' -f1 /opt/libreswan/sysroot 2>/dev/null | sed 's/^/ of /')"
 # libreswan 5 renamed what this test uses of 4's configuration and whack;
 # whack's words for an established Child SA changed in 4.4

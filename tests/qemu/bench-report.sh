@@ -46,7 +46,7 @@ value() { awk -v k="$1" '$1 == k { print $2 }' "$figures"; }
 series() { # KEY: one value per line
 	awk -v k="$1" '$1 == k { for (i = 2; i <= NF; i++) print $i }' "$figures"
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b > 0) printf "%.2f", a / b; else print "–" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else print "–" }'; }
 or_dash() { echo "${1:-–}"; }
 
 when="$(date -u +%Y-%m-%d), kernel $kver, module $version, QEMU TCG (2 vCPUs)"
@@ -200,8 +200,9 @@ upstream_line=
 if [ -s "$tmp/ref.shaped.upstream.ike_rtt_ms" ]; then
 	upstream_line=", \"$tmp/ref.shaped.upstream.ike_rtt_ms\" with lines lw 2 title \"IKE, upstream espintcp (reference kernel $(value ref.kernel))\""
 fi
-upstream_bars=
+upstream_bars='' label_dx=0
 if [ -n "$(value ref.thru.espintcp.mbit_s)" ]; then
+	label_dx=0.17
 	upstream_bars=", \"\" using 3 title \"upstream espintcp, reference kernel $(value ref.kernel)\", \"\" using (\$0 + 0.17):3:(sprintf(\"%.1f\", \$3)) with labels offset 0,1 notitle"
 fi
 
@@ -234,7 +235,7 @@ set yrange [0:*]
 set offsets 0, 0, graph 0.12, 0
 set key below
 plot "$tmp/thru" using 2:xticlabels(1) title "module, $kver", \\
-     "" using (\$0 - 0.17):2:(sprintf("%.1f", \$2)) with labels offset 0,1 notitle$upstream_bars
+     "" using (\$0 - $label_dx):2:(sprintf("%.1f", \$2)) with labels offset 0,1 notitle$upstream_bars
 GNUPLOT
 done
 echo "bench-report: $out/ike-rtt.png, $out/throughput.png (and .svg)"
