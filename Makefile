@@ -50,20 +50,24 @@ test-kmod:
 	@cp -pu tests/kmod/Kbuild tests/kmod/*.c $(BUILD)/kmod/
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/$(BUILD)/kmod modules
 
-TEST_SRCS := $(wildcard tests/*.c)
-TEST_BINS := $(patsubst tests/%.c,build/tests/%,$(TEST_SRCS))
-# the C suites built on tests/lib/harness.c
+# the programs the guest runs: tests/guest/*.c, and interop's IKE node
+TEST_SRCS := $(wildcard tests/guest/*.c tests/interop/*.c)
+TEST_BINS := $(addprefix build/tests/,$(basename $(notdir $(TEST_SRCS))))
+TEST_LIB := tests/guest/lib
+# the C suites built on $(TEST_LIB)/harness.c
 HARNESS_BINS := build/tests/ulp_test build/tests/esp_stream_test
 
 tests: $(TEST_BINS)
 
-build/tests/%: tests/%.c $(wildcard tests/lib/*.h)
+vpath %.c tests/guest tests/interop
+
+build/tests/%: %.c $(wildcard $(TEST_LIB)/*.h)
 	@mkdir -p build/tests
 	$(CC) -O2 -g -Wall -Wextra -static -o $@ $<
 
-$(HARNESS_BINS): build/tests/%: tests/%.c tests/lib/harness.c $(wildcard tests/lib/*.h)
+$(HARNESS_BINS): build/tests/%: %.c $(TEST_LIB)/harness.c $(wildcard $(TEST_LIB)/*.h)
 	@mkdir -p build/tests
-	$(CC) -O2 -g -Wall -Wextra -static -o $@ $< tests/lib/harness.c
+	$(CC) -O2 -g -Wall -Wextra -static -o $@ $< $(TEST_LIB)/harness.c
 
 check:
 	tests/qemu/check.sh
@@ -71,7 +75,7 @@ check:
 check-all:
 	CHECK_ALL=1 tests/qemu/check.sh
 
-# scripts/debug-kernel.sh builds the kernel on the first run (cached)
+# tests/qemu/debug-kernel.sh builds the kernel on the first run (cached)
 check-debug:
 	tests/qemu/check-debug.sh
 
@@ -82,7 +86,7 @@ bench:
 	tests/qemu/run.sh bench
 
 interop:
-	tests/qemu/interop.sh
+	tests/interop/interop.sh
 
 DURATION ?= 300
 FUZZ_KVER = $(if $(filter command line,$(origin KVER)),$(KVER),$(shell head -n 1 build/matrix 2>/dev/null))
@@ -92,7 +96,7 @@ fuzz:
 		tests/qemu/run-scripts.sh $(FUZZ_KVER) tests/guest/60-fuzz.sh
 
 lint:
-	scripts/lint.sh
+	tests/host/lint.sh
 
 # dpkg-buildpackage writes to the parent directory: build from a copy
 deb:

@@ -3,7 +3,7 @@
 # stock modules (loadable, dependencies resolved), request_module() wired to
 # /sbin/modprobe.
 set -eu
-. /tests/netns.sh
+. /tests/guest/lib/netns.sh
 
 check_eq "kernel.modprobe is /sbin/modprobe" /sbin/modprobe "$(cat /proc/sys/kernel/modprobe)"
 check "modprobe is kmod's" sh -c 'modprobe --version | grep -q kmod'

@@ -3,7 +3,7 @@
 # the kernel asks for on setsockopt(TCP_ULP, "espintcp") resolves to it, and
 # it is the module the host put in (make check: the one dkms built).
 set -eu
-. /tests/netns.sh
+. /tests/guest/lib/netns.sh
 
 # path=, version=, srcversion= of the module under test (mkinitramfs.sh)
 want() { sed -n "s/^$1=//p" /tests/module.expect; }

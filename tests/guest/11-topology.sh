@@ -1,11 +1,11 @@
 #!/bin/sh
-# The topology of tests/netns.sh: TCP and ICMP cross the link, UDP and ESP
+# The topology of tests/guest/lib/netns.sh: TCP and ICMP cross the link, UDP and ESP
 # are dropped by the tc filters in both directions, and each filter counts
 # exactly the packets it dropped. Each drop is checked three ways: the
 # sender's filter counts it, the receiver's counters show nothing arrived,
 # and (positive control) with the filters removed the same probe does arrive.
 set -eu
-. /tests/netns.sh
+. /tests/guest/lib/netns.sh
 
 udp4_noports() { srv awk '/^Udp: [0-9]/ { print $3 }' /proc/net/snmp; }
 udp6_noports() { srv awk '$1 == "Udp6NoPorts" { print $2 }' /proc/net/snmp6; }

@@ -4,7 +4,7 @@
 # in one kernel log line. No such kernel is at hand: tests/kmod's
 # fake_espintcp.ko registers a ULP of that name first, as the kernel would.
 set -eu
-. /tests/netns.sh
+. /tests/guest/lib/netns.sh
 
 fake=/tests/kmod/fake_espintcp.ko
 if [ ! -f "$fake" ]; then

@@ -6,8 +6,8 @@
 # module must be gone afterwards, and the kernel log stays clean (checked
 # after every script).
 set -eu
-. /tests/netns.sh
-. /tests/esp.sh
+. /tests/guest/lib/netns.sh
+. /tests/guest/lib/esp.sh
 
 [ ! -d /sys/module/espintcp ] || rmmod_wait
 modprobe esp4

@@ -1,10 +1,10 @@
 #!/bin/sh
 # ESP in the stream, IPv4 and IPv6, between netns cli and srv (see
-# tests/netns.sh): tests/esp_stream_test.c. The modules are loaded first,
+# tests/guest/lib/netns.sh): tests/guest/esp_stream_test.c. The modules are loaded first,
 # as an IKE daemon has them before it adds states: the counters the tests
 # snapshot exist from the start.
 set -eu
-. /tests/netns.sh
+. /tests/guest/lib/netns.sh
 
 modprobe xfrm_user
 modprobe espintcp

@@ -1,12 +1,12 @@
 #!/bin/sh
 # ESP through xfrm over the espintcp connection: `ip xfrm state ... encap
 # espintcp` on a stock kernel, IPv4 and IPv6, transport and tunnel mode.
-# The veth filters drop all UDP and ESP (tests/netns.sh), so whatever
+# The veth filters drop all UDP and ESP (tests/guest/lib/netns.sh), so whatever
 # reaches the other side went inside the TCP connection.
 set -eu
-. /tests/netns.sh
+. /tests/guest/lib/netns.sh
 
-. /tests/esp.sh
+. /tests/guest/lib/esp.sh
 
 # --- the stock kernel, before the module -----------------------------------
 topo_up

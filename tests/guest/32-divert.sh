@@ -9,9 +9,9 @@
 # Each tunnel device is first shown to carry plain ESP, so that a failure
 # with espintcp is the module's, not the topology's.
 set -eu
-. /tests/netns.sh
+. /tests/guest/lib/netns.sh
 
-. /tests/esp.sh
+. /tests/guest/lib/esp.sh
 
 modprobe xfrm_user
 [ ! -d /sys/module/espintcp ] || rmmod_wait

@@ -6,7 +6,7 @@
 # 32-divert.sh runs again for the TCP states' ESP (DIVERT_ASYNC=1), its
 # results prefixed "async crypto:".
 set -eu
-. /tests/netns.sh
+. /tests/guest/lib/netns.sh
 
 modprobe crypto_user
 modprobe pcrypt

@@ -1,5 +1,5 @@
 #!/bin/sh
-# ESP over TCP under load, between netns cli and srv (tests/netns.sh: UDP
+# ESP over TCP under load, between netns cli and srv (tests/guest/lib/netns.sh: UDP
 # and ESP dropped), IPv4 tunnel mode:
 #  - 10 000 IKE messages of random sizes (5 to 65533 bytes) on the one
 #    connection that also carries a 4 MiB transfer through the tunnel:
@@ -8,8 +8,8 @@
 #    inner addresses 10.10.i.1 <-> 10.10.i.2: 2 pings each, all at once,
 #    and every state counts exactly its own 2 packets.
 set -eu
-. /tests/netns.sh
-. /tests/esp.sh
+. /tests/guest/lib/netns.sh
+. /tests/guest/lib/esp.sh
 
 topo_up
 modprobe xfrm_user

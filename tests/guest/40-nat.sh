@@ -11,7 +11,7 @@
 #
 # The server sees the client as 10.0.3.254 and the port NAT gave it.
 set -eu
-. /tests/netns.sh
+. /tests/guest/lib/netns.sh
 
 KEY=0x0102030405060708090a0b0c0d0e0f1011121314
 export PEER_CLI_NS=nat-c PEER_SRV_NS=nat-s PEER_CADDR=10.0.2.1 PEER_SADDR=10.0.3.2

@@ -8,8 +8,8 @@
 # `ip xfrm state` shows of a TCP state: its ports as ESP-in-UDP ones
 # (README, Limitations).
 set -eu
-. /tests/netns.sh
-. /tests/esp.sh
+. /tests/guest/lib/netns.sh
+. /tests/guest/lib/esp.sh
 
 topo_up
 modprobe xfrm_user

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Debian's libreswan, unmodified, between netns cli and srv (tests/netns.sh:
+# Debian's libreswan, unmodified, between netns cli and srv (tests/guest/lib/netns.sh:
 # UDP and ESP dropped both ways), IKEv2 with a pre-shared key over TCP
 # (enable-tcp=yes, tcp-remoteport=4500, listen-tcp=yes): IKE comes up, the
 # Child SA is installed with TCP encapsulation through the module, pings
@@ -13,12 +13,12 @@
 #
 #   cli: 10.0.1.1, subnet 10.9.1.1/32 on lo  ==TCP 4500==  srv: 10.0.1.2, 10.9.2.1/32
 set -u
-. /tests/netns.sh
-. /tests/esp.sh
+. /tests/guest/lib/netns.sh
+. /tests/guest/lib/esp.sh
 
 ls=/usr/libexec/ipsec
 if [ ! -x "$ls/pluto" ]; then
-	skip "libreswan over TCP" "pluto is not in the initramfs (scripts/libreswan.sh failed on the host)"
+	skip "libreswan over TCP" "pluto is not in the initramfs (tests/qemu/libreswan.sh failed on the host)"
 	exit 0
 fi
 PATH=$PATH:$ls

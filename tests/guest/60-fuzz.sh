@@ -1,13 +1,13 @@
 #!/bin/sh
-# The fuzzer (tests/fuzz.c) for FUZZ_SECONDS (default 40; make fuzz
+# The fuzzer (tests/guest/fuzz.c) for FUZZ_SECONDS (default 40; make fuzz
 # DURATION=... runs longer), then churn the fuzzer cannot do from one
 # process: xfrm states added, updated and deleted under ESP traffic,
 # connections closed and namespaces deleted under traffic, modprobe and
 # rmmod in a loop. Afterwards the module unloads (nothing holds it) and
 # every TCP socket is freed (sockstat's alloc is back where it was).
 set -eu
-. /tests/netns.sh
-. /tests/esp.sh
+. /tests/guest/lib/netns.sh
+. /tests/guest/lib/esp.sh
 
 # make check uses one seed, so that its rounds are the same every run;
 # make fuzz picks a new one each time unless given SEED

@@ -1,13 +1,13 @@
 #!/bin/sh
 # Last of the suite: on a kernel with kmemleak (the debug kernel of
-# scripts/debug-kernel.sh, `make check-debug`), scan for unreferenced
+# tests/qemu/debug-kernel.sh, `make check-debug`), scan for unreferenced
 # objects after everything else ran. Fails only on a leak whose allocation
 # backtrace has espintcp in it, or a frame in a module that is no longer
 # loaded (after the load/unload tests, most likely espintcp itself; kmemleak
 # cannot name it any more); every other object found is listed as
 # diagnostics. Kernels without kmemleak (Debian's) skip it.
 set -eu
-. /tests/netns.sh
+. /tests/guest/lib/netns.sh
 
 kml=/sys/kernel/debug/kmemleak
 [ -e "$kml" ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || true

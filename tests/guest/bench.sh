@@ -28,7 +28,7 @@
 # (tests/qemu/run.sh boots it after the module's kernel): no module to load
 # or tune, and the shaped table's one row is upstream's.
 set -eu
-. /tests/netns.sh
+. /tests/guest/lib/netns.sh
 # bench_trace=1: every command, to find what stopped a run
 case " $(cat /proc/cmdline) " in *" bench_trace=1 "*) set -x ;; esac
 

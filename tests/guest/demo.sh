@@ -4,12 +4,12 @@
 # (not a test: the init runs it only with harness=demo on the kernel
 # command line).
 set -eu
-. /tests/netns.sh
+. /tests/guest/lib/netns.sh
 
 step() { printf '\n=== %s\n' "$*"; }
 
 step "Topology: two network namespaces joined by a veth pair"
-sed -n '/^#   +/,/^#   so only/p' /tests/netns.sh | sed 's/^#//'
+sed -n '/^#   +/,/^#   so only/p' /tests/guest/lib/netns.sh | sed 's/^#//'
 topo_up
 for ns in cli srv; do
 	echo "$ns: $(ip -n "$ns" -br addr show dev veth0)"
@@ -25,7 +25,7 @@ done
 step "Is espintcp loaded? (the first setsockopt(TCP_ULP, \"espintcp\") loads it)"
 lsmod | grep '^espintcp ' || echo "espintcp: not loaded"
 
-step "IKE over TCP (tests/ike_demo.c)"
+step "IKE over TCP (tests/guest/ike_demo.c)"
 rc=0
 /tests/bin/ike_demo || rc=$?
 

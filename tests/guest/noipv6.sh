@@ -3,8 +3,8 @@
 # kernel): the module loads, says once that it serves IPv4 only, and ESP
 # over TCP works in both modes over IPv4.
 set -eu
-. /tests/netns.sh
-. /tests/esp.sh
+. /tests/guest/lib/netns.sh
+. /tests/guest/lib/esp.sh
 
 check "IPv6 is disabled in this guest" sh -c '! [ -d /proc/sys/net/ipv6 ]'
 topo_up

@@ -2,7 +2,7 @@
 # Turns the figures of one make bench run ("KEY VALUE..." lines, from
 # tests/guest/bench.sh) into OUTDIR/results.json, with the kernel, the
 # module's version and the date, and OUTDIR/results.md, the tables, and
-# plots them with gnuplot when it is installed (scripts/setup.sh does):
+# plots them with gnuplot when it is installed (tests/host/setup.sh does):
 #   ike-rtt.png/.svg     IKE and outer ping round trips on the shaped link,
 #                        one sample per 100 ms, ESP bounded and unbounded,
 #                        and upstream's espintcp on the reference kernel
@@ -181,7 +181,7 @@ scale_md() {
 echo "bench-report: $out/results.md"
 
 if ! command -v gnuplot > /dev/null; then
-	echo "bench-report: no gnuplot, no plots (scripts/setup.sh installs it)"
+	echo "bench-report: no gnuplot, no plots (tests/host/setup.sh installs it)"
 	exit 0
 fi
 

@@ -1,6 +1,6 @@
 #!/bin/bash
 # make check-debug: the guest suite (tests/guest/[0-9]*.sh) on the debug
-# kernel of scripts/debug-kernel.sh (KASAN, KFENCE, kmemleak, lockdep,
+# kernel of tests/qemu/debug-kernel.sh (KASAN, KFENCE, kmemleak, lockdep,
 # debug objects, UBSAN, SLUB debugging), with espintcp.ko built against
 # that kernel's build tree. Builds the kernel on the first run (cached).
 # Fails on any report of those checkers in the kernel console, and, through
@@ -36,8 +36,8 @@ if ! build_tests > "$BUILD/tests.log" 2>&1; then
 fi
 
 t1=$(date +%s)
-if ! image=$("$root/scripts/debug-kernel.sh"); then
-	result "not ok" "$label" "build the debug kernel (scripts/debug-kernel.sh)"
+if ! image=$("$root/tests/qemu/debug-kernel.sh"); then
+	result "not ok" "$label" "build the debug kernel (tests/qemu/debug-kernel.sh)"
 	echo "1..$n"
 	echo "$passed passed, $failed failed"
 	exit 1

@@ -1,6 +1,6 @@
 #!/bin/bash
 # make check: build and install the Debian package, which has dkms build
-# espintcp.ko for every kernel in build/matrix (tests/pkg.sh); then boot
+# espintcp.ko for every kernel in build/matrix (tests/host/pkg.sh); then boot
 # each kernel in QEMU on a busybox initramfs with the module dkms built, run
 # the guest tests, and remove the package. Results are numbered TAP lines
 # ("ok N - [KVER] desc").
@@ -9,8 +9,8 @@
 set -eu
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-# shellcheck source=tests/pkg.sh
-. "$root/tests/pkg.sh"
+# shellcheck source=tests/host/pkg.sh
+. "$root/tests/host/pkg.sh"
 
 n=0 passed=0 failed=0 skipped=0
 # build/support.md: one row per kernel, from this run (README's table)
@@ -109,7 +109,7 @@ declare -A release_built
 release_build() { # SUITE KVER
 	local suite=$1 k=$2 dir="$BUILD/qemu/$2" rc=0
 	mkdir -p "$dir"
-	"$root/scripts/release-build.sh" "$suite" W=1 > "$dir/build.log" 2>&1 || rc=$?
+	"$root/tests/host/release-build.sh" "$suite" W=1 > "$dir/build.log" 2>&1 || rc=$?
 	check_out "$k" "$suite: make W=1 in the $suite chroot" 0 "$rc"
 	[ "$rc" = 0 ] || { diag_tail "$dir/build.log" 30; return 0; }
 	check_out "$k" "$suite: make W=1 with $suite's compiler: no warning" "" \
@@ -121,7 +121,7 @@ release_build() { # SUITE KVER
 # kernels), then release_build for every other release
 lint_first() {
 	local rc=0 suite k
-	"$root/scripts/lint.sh" > "$BUILD/lint.log" 2>&1 || rc=$?
+	"$root/tests/host/lint.sh" > "$BUILD/lint.log" 2>&1 || rc=$?
 	check_out lint "make lint: checkpatch --strict, shellcheck, sparse and W=1 on $(matrix | tr '\n' ' ' | sed 's/ $//')" 0 "$rc"
 	[ "$rc" = 0 ] || diag_tail "$BUILD/lint.log" 30
 	while read -r suite k; do
@@ -251,7 +251,7 @@ done < <(grep -v '^[[:space:]]*$' "$BUILD/releases" 2>/dev/null)
 
 # the module against upstream's espintcp, and tshark's reading: against
 # the 6.1 reference kernel, and with CHECK_ALL=1 the newest 7.x one too
-# (scripts/ref-kernel.sh, each built on the first run; the 7.x one takes
+# (tests/interop/ref-kernel.sh, each built on the first run; the 7.x one takes
 # 13 minutes cold). Its lines keep their label: [interop 6.1] ...
 k=$(matrix | head -n 1)
 t0=$(date +%s)
@@ -259,7 +259,7 @@ rc=0
 refs=6.1
 [ "${CHECK_ALL:-0}" != 1 ] || refs="6.1 7"
 NO_SETUP=1 INTEROP_REFS=${INTEROP_REFS:-$refs} INTEROP_KO=$(pkg_module "$k") \
-	"$root/tests/qemu/interop.sh" \
+	"$root/tests/interop/interop.sh" \
 	> "$BUILD/interop.out" 2> "$BUILD/interop.err" || rc=$?
 interop_line() { # "ok"|"not ok" "N - [interop X] DESC"
 	local rest=${2#* - }
@@ -276,7 +276,7 @@ while IFS= read -r line; do
 	esac
 done < "$BUILD/interop.out"
 if [ "$rc" != 0 ]; then
-	result "not ok" interop "tests/qemu/interop.sh exit status 0 (got $rc)"
+	result "not ok" interop "tests/interop/interop.sh exit status 0 (got $rc)"
 	diag_tail "$BUILD/interop.err" 20
 fi
 echo "# interop: $(($(date +%s) - t0))s"

@@ -22,7 +22,7 @@
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${BUILD:-$root/build}
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-1800}
-# other releases' chroots and kernels (scripts/release-chroot.sh)
+# other releases' chroots and kernels (tests/host/release-chroot.sh)
 RELEASE_CACHE=${ESPINTCP_CACHE:-/var/cache/espintcp}
 MAKE=${MAKE:-make}
 
@@ -31,9 +31,9 @@ die() { say "$(basename "$0"): $*"; exit 1; }
 
 setup() {
 	if [ "${NO_SETUP:-0}" != 1 ]; then
-		"$root/scripts/setup.sh" >&2 || die "scripts/setup.sh failed"
+		"$root/tests/host/setup.sh" >&2 || die "tests/host/setup.sh failed"
 	fi
-	[ -s "$BUILD/matrix" ] || die "$BUILD/matrix is missing or empty: run scripts/setup.sh"
+	[ -s "$BUILD/matrix" ] || die "$BUILD/matrix is missing or empty: run tests/host/setup.sh"
 }
 
 matrix() { grep -v '^[[:space:]]*$' "$BUILD/matrix"; }
@@ -87,11 +87,11 @@ initramfs() { # KVER [ESPINTCP_KO] -> path of the image
 	local out="$BUILD/qemu/$1/initramfs.cpio.gz" ls='' suite=${LIBRESWAN_SUITE:-}
 	mkdir -p "$(dirname "$out")"
 	if [ -n "$suite" ] && [ "$suite" != none ] &&
-		! ls=$("$root/scripts/libreswan.sh" "$suite"); then
+		! ls=$("$root/tests/qemu/libreswan.sh" "$suite"); then
 		say "no libreswan of $suite: the host's goes into the guest"
 	fi
 	[ "$suite" = none ] || [ -n "$ls" ] ||
-		ls=$("$root/scripts/libreswan.sh" 2>/dev/null) || true
+		ls=$("$root/tests/qemu/libreswan.sh" 2>/dev/null) || true
 	LIBRESWAN_ROOT=$ls \
 		"$root/tests/qemu/mkinitramfs.sh" "$1" "${2:-$BUILD/$1/espintcp.ko}" \
 		"$BUILD/tests" "$out" "$BUILD/$1/kmod" >&2

@@ -12,7 +12,7 @@
 #
 # MODROOT=DIR takes the modules from DIR/lib/modules/KVER instead (a kernel
 # that is not installed: make modules_install INSTALL_MOD_PATH=DIR, as for
-# scripts/debug-kernel.sh); in the guest they are at /lib/modules/KVER all
+# tests/qemu/debug-kernel.sh); in the guest they are at /lib/modules/KVER all
 # the same. Modules the kernel has built in (modules.builtin) are skipped.
 # EXTRA_TOOLS names more host programs to take along (make bench: perf).
 set -eu
@@ -122,7 +122,7 @@ depmod -b "$dir" "$kver"
 printf 'path=%s\nversion=%s\nsrcversion=%s\n' "$mods/$rel" \
 	"$(modinfo -F version "$ko")" "$(modinfo -F srcversion "$ko")" \
 	> "$dir/tests/module.expect"
-# libreswan (scripts/libreswan.sh), for tests/guest/50-libreswan.sh:
+# libreswan (tests/qemu/libreswan.sh), for tests/guest/50-libreswan.sh:
 # pluto, whack and addconn where pluto looks for them, certutil, their
 # libraries and the NSS modules NSS loads at run time. Another release's
 # (a sysroot) goes to /opt/libreswan whole, and /usr/libexec/ipsec has
@@ -171,12 +171,12 @@ fi
 
 cp "$top/tests/qemu/init" "$dir/init"
 chmod 755 "$dir/init"
-cp "$top/tests/netns.sh" "$top/tests/esp.sh" "$dir/tests/"
+# the guest's scripts where the tree has them
+mkdir -p "$dir/tests/guest/lib" "$dir/tests/interop"
+cp "$top"/tests/guest/lib/*.sh "$dir/tests/guest/lib/"
 cp "$top"/tests/guest/*.sh "$dir/tests/guest/"
-chmod 755 "$dir"/tests/guest/*.sh
-mkdir -p "$dir/tests/interop"
-cp "$top"/tests/interop/*.sh "$dir/tests/interop/"
-chmod 755 "$dir"/tests/interop/*.sh
+cp "$top/tests/interop/guest.sh" "$dir/tests/interop/"
+chmod 755 "$dir"/tests/guest/*.sh "$dir/tests/interop/guest.sh"
 # tcpdump -Z root looks the user up
 echo 'root:x:0:0:root:/root:/bin/sh' > "$dir/etc/passwd"
 echo 'root:x:0:' > "$dir/etc/group"

@@ -17,7 +17,7 @@ build_tests || die "make tests failed"
 export ALLOW_EXPIRED=${ALLOW_EXPIRED:-1}
 suite=$(awk -v k="$k" '$2 == k { print $1 }' "$BUILD/releases" 2>/dev/null)
 if [ -n "$suite" ]; then
-	"$root/scripts/release-build.sh" "$suite" > /dev/null ||
+	"$root/tests/host/release-build.sh" "$suite" > /dev/null ||
 		die "building espintcp.ko in the $suite chroot failed"
 	export KERNEL_IMAGE=$RELEASE_CACHE/kernels/$k/boot/vmlinuz-$k
 	export MODROOT=$RELEASE_CACHE/kernels/$k
@@ -32,7 +32,7 @@ tmp=$(mktemp -d)
 chmod 755 "$tmp"	# it becomes the guest's /
 trap 'rm -rf "$tmp"' EXIT
 (cd "$tmp" && zcat "$initrd" | cpio -id --quiet 2>/dev/null)
-rm -f "$tmp"/tests/guest/*
+rm -f "$tmp"/tests/guest/*.sh
 cp "$@" "$tmp/tests/guest/"
 (cd "$tmp" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) > "$dir/scripts.cpio.gz"
 boot "$k" "$dir/scripts.cpio.gz" test "$dir/console.log"

@@ -4,7 +4,7 @@
 # output is streamed live. "run.sh bench" (make bench) runs
 # tests/guest/bench.sh instead, then the same bench (without its scale
 # part) on the 6.1 reference kernel with upstream's espintcp built in
-# (scripts/ref-kernel.sh; BENCH_UPSTREAM=0 skips it), and
+# (tests/interop/ref-kernel.sh; BENCH_UPSTREAM=0 skips it), and
 # tests/qemu/bench-report.sh turns the figures of both into
 # build/bench/results.json and plots. The kernel console goes to
 # build/qemu/KVER/console.log (console-ref.log for the reference kernel).
@@ -63,12 +63,12 @@ guest() {
 
 mode=${1:-demo}
 # the same bench then runs on the reference kernel, upstream's espintcp
-# built in (scripts/ref-kernel.sh; BENCH_UPSTREAM=0 skips it), with its
+# built in (tests/interop/ref-kernel.sh; BENCH_UPSTREAM=0 skips it), with its
 # figures under ref.; its kernel is built first, and a failure there
 # leaves the module's figures and report as they are
 ref=
 if [ "$mode" = bench ] && [ "${BENCH_UPSTREAM:-1}" = 1 ] &&
-	! ref=$("$root/scripts/ref-kernel.sh" 6.1); then
+	! ref=$("$root/tests/interop/ref-kernel.sh" 6.1); then
 	say "run: building the reference kernel failed: the bench runs on the module's kernel only"
 	ref=
 fi

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Interoperability with upstream's in-kernel espintcp, between two QEMU
-# guests on one link (booted by tests/qemu/interop.sh); this script runs in
+# guests on one link (booted by tests/interop/interop.sh); this script runs in
 # both, as "a" or "b" (interop=a|b on the kernel command line).
 #
 #   +-- guest a: Debian kernel ---+            +-- guest b: reference kernel -+
@@ -11,7 +11,7 @@
 #   +-----------------------------+            +------------------------------+
 #
 #   On a's eth0, ingress and egress, UDP, ESP and IPv6 fragments are
-#   dropped (filters as in tests/netns.sh), so only TCP carries IKE and ESP.
+#   dropped (filters as in tests/guest/lib/netns.sh), so only TCP carries IKE and ESP.
 #
 # Eight runs: the client on a, then on b; IPv4 and IPv6; transport and
 # tunnel mode. In each, ike_node makes the connection and 8 byte-exact IKE
@@ -21,7 +21,7 @@
 # those 5 requests and 5 replies as ESP in the stream. a also captures
 # everything on eth0 for tshark on the host (/tmp/capture.pcap).
 set -u
-. /tests/netns.sh
+. /tests/guest/lib/netns.sh
 
 me=$(sed -n 's/.* interop=\([ab]\).*/\1/p' /proc/cmdline)
 [ -n "$me" ] || { echo "no interop=a|b on the kernel command line"; exit 1; }

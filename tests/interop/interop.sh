@@ -2,12 +2,12 @@
 # make interop: the module against upstream's in-kernel espintcp, and
 # tshark's reading of the module's stream.
 #
-# For each reference kernel of scripts/ref-kernel.sh in turn (6.1:
+# For each reference kernel of tests/interop/ref-kernel.sh in turn (6.1:
 # Debian's linux-source-6.1; 7: the newest linux-source-7.* of
 # trixie-backports or sid, all with CONFIG_INET_ESPINTCP=y), boots two
 # guests joined by a QEMU socket netdev (one link, e1000 on both ends):
 # "a", Debian's 6.1 kernel with espintcp.ko, and "b", the reference kernel,
-# and runs tests/interop/run.sh in both. Then tshark decodes a's capture of
+# and runs tests/interop/guest.sh in both. Then tshark decodes a's capture of
 # every connection. TAP lines on stdout, labelled with the reference
 # kernel's version ("ok N - [interop 6.1] ...", "[interop 7.3]"), numbered
 # from $TAP_START (default 1); the last line "N passed, N failed".
@@ -17,8 +17,8 @@
 # --cached-only: skip a reference kernel (one "ok # SKIP" line) unless it is
 # already built, instead of building it (about 10 minutes on 2 cores).
 set -eu
-# shellcheck source-path=SCRIPTDIR source=lib.sh
-. "$(dirname "$0")/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=../qemu/lib.sh
+. "$(dirname "$0")/../qemu/lib.sh"
 
 n=$((${TAP_START:-1} - 1)) passed=0 failed=0 label=
 result() { # "ok"|"not ok" DESC... (label: the reference kernel's version)
@@ -43,9 +43,9 @@ for line in ${INTEROP_REFS:-6.1 7}; do
 	t0=$(date +%s)
 	rc=0
 	if [ "${1:-}" = --cached-only ]; then
-		ref=$("$root/scripts/ref-kernel.sh" --cached-only "$line") || rc=$?
+		ref=$("$root/tests/interop/ref-kernel.sh" --cached-only "$line") || rc=$?
 	else
-		ref=$("$root/scripts/ref-kernel.sh" "$line") || rc=$?
+		ref=$("$root/tests/interop/ref-kernel.sh" "$line") || rc=$?
 	fi
 	case $rc in
 	0)
@@ -61,13 +61,13 @@ for line in ${INTEROP_REFS:-6.1 7}; do
 		if [ "${1:-}" = --cached-only ]; then
 			result ok "module against upstream espintcp $label # SKIP reference kernel $line not built yet (make interop builds it)"
 		else
-			result "not ok" "build the reference kernel (scripts/ref-kernel.sh $line, exit $rc)"
+			result "not ok" "build the reference kernel (tests/interop/ref-kernel.sh $line, exit $rc)"
 		fi
 		;;
 	esac
 done
 [ "${#refs[@]}" -gt 0 ] || finish
-command -v tshark >/dev/null || die "tshark is not installed (scripts/setup.sh installs it)"
+command -v tshark >/dev/null || die "tshark is not installed (tests/host/setup.sh installs it)"
 
 build_tests || die "make tests failed"
 # INTEROP_KO: the module to test (make check: the one dkms built)
@@ -142,7 +142,7 @@ interop() { # REF: a against REF, and tshark on a's capture
 
 	# tshark, as an independent parser of the module's stream. Debian 12's
 	# tshark 4.0 has no RFC 8229 dissector (its "tcpencap" is Cisco's
-	# proprietary format): tests/tshark/rfc8229.lua does the framing only and
+	# proprietary format): tests/interop/rfc8229.lua does the framing only and
 	# hands every message to tshark's own ISAKMP and ESP dissectors.
 	pcap=$dir/capture.pcap
 	tr -d '\r' < "$dir/capture-a.b64" | base64 -d > "$pcap" 2>/dev/null || true
@@ -152,7 +152,7 @@ interop() { # REF: a against REF, and tshark on a's capture
 	fi
 	result ok "tshark: a's capture came out of the guest ($(stat -c %s "$pcap") bytes)"
 	ts() {
-		tshark -X "lua_script:$root/tests/tshark/rfc8229.lua" -r "$pcap" \
+		tshark -X "lua_script:$root/tests/interop/rfc8229.lua" -r "$pcap" \
 			-o tcp.desegment_tcp_streams:TRUE "$@" 2>/dev/null
 	}
 	bad=$(ts -Y '_ws.malformed || _ws.expert.severity == error' -T fields \

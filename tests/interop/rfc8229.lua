@@ -3,7 +3,7 @@
 -- here: the 6-byte "IKETCP" stream prefix, the 2-byte length, the
 -- non-ESP marker and the NAT keepalive. Each IKE message goes to tshark's
 -- own ISAKMP dissector and each ESP packet to its ESP dissector, and they
--- judge the content. Loaded by tests/qemu/interop.sh with
+-- judge the content. Loaded by tests/interop/interop.sh with
 -- tshark -X lua_script:...; decodes TCP port 4500.
 
 local p = Proto("rfc8229", "RFC 8229 TCP Encapsulation of IKE and IPsec")

@@ -1,20 +1,20 @@
 #!/bin/sh
-# scripts/ref-kernel.sh [--cached-only] [6.1|7]: prints the path of a
+# tests/interop/ref-kernel.sh [--cached-only] [6.1|7]: prints the path of a
 # reference kernel (bzImage) with upstream's in-kernel espintcp
 # (CONFIG_INET_ESPINTCP=y, CONFIG_INET6_ESPINTCP=y), for the
-# interoperability tests. x86_64 tinyconfig plus tests/ref/kernel.config.
+# interoperability tests. x86_64 tinyconfig plus tests/interop/ref-kernel.config.
 #
 #   6.1 (default)  Debian 12's linux-source-6.1, built on this host
 #   7              the newest linux-source-7.N of trixie-backports at run
 #                  time (else of sid), built in that release's chroot
-#                  (scripts/release-chroot.sh: Debian 12's gcc is too old
+#                  (tests/host/release-chroot.sh: Debian 12's gcc is too old
 #                  for 7.x), where the source package and the build's
 #                  dependencies are installed with its apt
 #
 # The result is cached outside the clone, keyed by the source package's
-# version and the config fragment, so only the first run pays for the
-# build: $ESPINTCP_CACHE (default /var/cache/espintcp)/ref-kernel/KEY/
-# (bzImage, config, build.log).
+# version and the config fragment's settings (not its comments), so only
+# the first run pays for the build: $ESPINTCP_CACHE (default
+# /var/cache/espintcp)/ref-kernel/KEY/ (bzImage, config, build.log).
 # --cached-only: print the path if it is cached, else exit 1 at once.
 # The build runs under nice -n 19 with -j$REF_KERNEL_JOBS (default: the
 # number of CPUs).
@@ -23,10 +23,10 @@
 # nor sid has a linux-source-7.* on the mirror (one line on stderr: skip
 # it); 1 anything else.
 set -eu
-top=$(cd "$(dirname "$0")/.." && pwd)
+top=$(cd "$(dirname "$0")/../.." && pwd)
 base=${ESPINTCP_CACHE:-/var/cache/espintcp}
 cache=$base/ref-kernel
-frag=$top/tests/ref/kernel.config
+frag=$top/tests/interop/ref-kernel.config
 jobs=${REF_KERNEL_JOBS:-$(nproc)}
 export LC_ALL=C
 
@@ -39,11 +39,11 @@ for a in "$@"; do
 	*) say "usage: $0 [--cached-only] [6.1|7]"; exit 1 ;;
 	esac
 done
-# 7: tests/ref/kernel-7.config after it, and in the key
+# 7: tests/interop/ref-kernel-7.config after it, and in the key
 frags=$frag
-[ "$line" = 6.1 ] || frags="$frag $top/tests/ref/kernel-$line.config"
+[ "$line" = 6.1 ] || frags="$frag $top/tests/interop/ref-kernel-$line.config"
 # shellcheck disable=SC2086
-fraghash=$(cat $frags | sha256sum | cut -c1-12)
+fraghash=$(cat $frags | grep -v -e '^#' -e '^$' | sha256sum | cut -c1-12)
 
 # CMD... in the chroot $root, in a mount namespace of its own with /proc
 # mounted: what others run in the same chroot (release-chroot.sh --run
@@ -85,7 +85,7 @@ else
 			# the chroot, made or brought up to date (its apt-get
 			# update): the newest source at run time
 			rc=0
-			"$top/scripts/release-chroot.sh" "$s" > /dev/null \
+			"$top/tests/host/release-chroot.sh" "$s" > /dev/null \
 				2> "$cache/release-chroot-$s.log" || rc=$?
 			case $rc in
 			0) ;;
@@ -94,7 +94,7 @@ else
 				continue ;;
 			*)
 				cat "$cache/release-chroot-$s.log" >&2
-				say "scripts/release-chroot.sh $s failed (exit $rc)"
+				say "tests/host/release-chroot.sh $s failed (exit $rc)"
 				exit 1 ;;
 			esac
 		fi

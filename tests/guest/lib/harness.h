@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The harness of the C suites the guest runs after topo_up (tests/netns.sh):
- * tests/ulp_test.c, the ULP's socket semantics, and tests/esp_stream_test.c,
+ * The harness of the C suites the guest runs after topo_up (tests/guest/lib/netns.sh):
+ * tests/guest/ulp_test.c, the ULP's socket semantics, and tests/guest/esp_stream_test.c,
  * ESP in the stream. The client end of every connection is created in netns
  * "cli", the server end in "srv", so the bytes cross the veth pair whose tc
  * filters pass TCP only. One process does both ends, switching netns with

@@ -2,7 +2,7 @@
 /*
  * IKE over one TCP connection through the espintcp ULP (RFC 8229), as an
  * IKE daemon would do it, between the netns "cli" and "srv" of
- * tests/netns.sh. Run by tests/guest/demo.sh (make run).
+ * tests/guest/lib/netns.sh. Run by tests/guest/demo.sh (make run).
  *
  * One process: it creates the listener inside srv, the client socket inside
  * cli (a socket stays in the netns it was created in), and then plays both

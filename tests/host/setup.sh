@@ -9,7 +9,7 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-out=${BUILD:-$here/../build}
+out=${BUILD:-$here/../../build}
 export DEBIAN_FRONTEND=noninteractive
 
 newest_612() {
@@ -67,7 +67,7 @@ printf '%s\n%s\n' "$k61" "$k612" > "$out/matrix"
 echo "setup: kernel matrix: $k61 $k612"
 
 # libreswan for the guest (unpacked, not installed) and its libraries
-"$here/libreswan.sh" > /dev/null || echo "setup: libreswan unavailable: tests/guest/50-libreswan.sh will skip" >&2
+"$here/../qemu/libreswan.sh" > /dev/null || echo "setup: libreswan unavailable: tests/guest/50-libreswan.sh will skip" >&2
 
 # With RELEASES="bullseye trixie ..." (make check sets it): Debian's other
 # releases, the newest kernel of each, with a chroot of the release whose

@@ -29,7 +29,7 @@
  *
  * Environment: PEER_CLI_NS, PEER_SRV_NS (netns names, default cli, srv),
  * PEER_CADDR, PEER_SADDR (client and server addresses, default the
- * tests/netns.sh ones). After "ready" comes "accepted ADDR PORT": the
+ * tests/guest/lib/netns.sh ones). After "ready" comes "accepted ADDR PORT": the
  * client as the server sees it, after any NAT.
  */
 #define _GNU_SOURCE

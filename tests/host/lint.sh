@@ -1,10 +1,10 @@
 #!/bin/sh
 # checkpatch --strict on the module's sources, sparse (C=2) builds for
 # every kernel of the matrix, and shellcheck (warnings) on the scripts.
-# It installs nothing: scripts/setup.sh does (checkpatch comes from
+# It installs nothing: tests/host/setup.sh does (checkpatch comes from
 # Debian's linux-source package).
 set -eu
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 cp=/usr/src/linux-source-6.1/scripts/checkpatch.pl
 missing=
@@ -14,7 +14,7 @@ for tool in sparse shellcheck; do
 done
 [ -s build/matrix ] || missing="$missing build/matrix"
 if [ -n "$missing" ]; then
-	echo "lint: missing:$missing; run scripts/setup.sh" >&2
+	echo "lint: missing:$missing; run tests/host/setup.sh" >&2
 	exit 1
 fi
 
@@ -25,10 +25,10 @@ rc=0
 	-f src/*.c include/*.h tests/kmod/*.c || rc=1
 
 # the guest scripts are POSIX sh (busybox); the host ones are bash
-shellcheck -S warning -s sh -x -P tests tests/netns.sh tests/esp.sh \
-	tests/guest/*.sh tests/interop/run.sh || rc=1
-shellcheck -S warning -x -P SCRIPTDIR scripts/*.sh tests/pkg.sh \
-	tests/qemu/*.sh || rc=1
+shellcheck -S warning -s sh -x -P . tests/guest/lib/*.sh tests/guest/*.sh \
+	tests/interop/guest.sh || rc=1
+shellcheck -S warning -x -P SCRIPTDIR scripts/*.sh tests/host/*.sh \
+	tests/qemu/*.sh tests/interop/interop.sh tests/interop/ref-kernel.sh || rc=1
 
 while read -r kver; do
 	out=$(make --no-print-directory KVER="$kver" C=2 W=1 2>&1) || rc=1

@@ -1,5 +1,5 @@
 #!/bin/sh
-# scripts/libreswan.sh [SUITE]: prints a directory holding Debian's
+# tests/qemu/libreswan.sh [SUITE]: prints a directory holding Debian's
 # libreswan for tests/qemu/mkinitramfs.sh to put pluto, whack, addconn and
 # certutil into the guest (tests/guest/50-libreswan.sh). Nothing is started
 # on this machine.
@@ -8,7 +8,7 @@
 # (dpkg -x); the libraries it needs are installed on the host (apt), from
 # where the initramfs takes them.
 #
-# With another release's SUITE (scripts/release-chroot.sh): that release's
+# With another release's SUITE (tests/host/release-chroot.sh): that release's
 # libreswan, installed in its chroot, and copied out with every library it
 # loads, the release's dynamic loader included, into a sysroot marked by a
 # file named sysroot. The guest runs it through that loader, so the
@@ -17,7 +17,7 @@
 # Cached per suite and version under $ESPINTCP_CACHE (default
 # /var/cache/espintcp)/libreswan/.
 set -eu
-top=$(cd "$(dirname "$0")/.." && pwd)
+top=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${ESPINTCP_CACHE:-/var/cache/espintcp}/libreswan
 export DEBIAN_FRONTEND=noninteractive
 say() { echo "libreswan.sh: $*" >&2; }
@@ -51,7 +51,7 @@ host_libreswan() {
 	echo "$out"
 }
 
-in_chroot() { "$top/scripts/release-chroot.sh" --run "$suite" "$@"; }
+in_chroot() { "$top/tests/host/release-chroot.sh" --run "$suite" "$@"; }
 
 # FILE (a path in the chroot) and every library it loads, into $tmp; the
 # chroot resolves the symbolic links (some are absolute). A library ldd
@@ -79,7 +79,7 @@ chroot_install() {
 release_libreswan() {
 	chroot=${ESPINTCP_CACHE:-/var/cache/espintcp}/chroot/$suite
 	[ -f "$chroot/.espintcp-ready" ] ||
-		{ say "no $suite chroot (scripts/release-chroot.sh $suite makes it)"; exit 1; }
+		{ say "no $suite chroot (tests/host/release-chroot.sh $suite makes it)"; exit 1; }
 	ver=$(in_chroot apt-cache policy libreswan | candidate)
 	[ -n "$ver" ] || { say "$suite has no libreswan"; exit 1; }
 	out=$cache/$suite-$ver

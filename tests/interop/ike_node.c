@@ -28,9 +28,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "lib/ike_sock.h"
-#include "lib/prog.h"
-#include "lib/sockaddr.h"
+#include "../guest/lib/ike_sock.h"
+#include "../guest/lib/prog.h"
+#include "../guest/lib/sockaddr.h"
 
 
 /* the server's last message says its ESP states are in place */

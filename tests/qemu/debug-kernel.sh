@@ -1,13 +1,13 @@
 #!/bin/sh
-# scripts/debug-kernel.sh: prints the path of a debug kernel (bzImage)
+# tests/qemu/debug-kernel.sh: prints the path of a debug kernel (bzImage)
 # built from Debian's linux-source-6.1 with KASAN, KFENCE, kmemleak,
 # lockdep, debug objects, UBSAN and SLUB debugging, for `make check-debug`.
-# x86_64 tinyconfig plus tests/debug/kernel.config: what the guest suite
+# x86_64 tinyconfig plus tests/qemu/debug-kernel.config: what the guest suite
 # needs is built in, except for a few modules (see the fragment), and
 # espintcp is not, so that the module under test can be loaded into it.
 #
-# Cached like scripts/ref-kernel.sh, keyed by the source package's version
-# and the fragment: $ESPINTCP_CACHE (default /var/cache/espintcp)/
+# Cached like tests/interop/ref-kernel.sh, keyed by the source package's version
+# and the fragment's settings: $ESPINTCP_CACHE (default /var/cache/espintcp)/
 # debug-kernel/KEY/ holds, once complete,
 #   bzImage         the kernel (its presence says the rest is complete)
 #   build/          the whole object tree: KDIR for `make KDIR=...`
@@ -17,9 +17,9 @@
 # --cached-only: print the path if it is cached, else exit 1 at once.
 # The build runs under nice -n 19 and ionice -c3 (the machine is shared).
 set -eu
-top=$(cd "$(dirname "$0")/.." && pwd)
+top=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${ESPINTCP_CACHE:-/var/cache/espintcp}/debug-kernel
-frag=$top/tests/debug/kernel.config
+frag=$top/tests/qemu/debug-kernel.config
 
 srcver=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null || true)
 if [ -z "$srcver" ]; then
@@ -27,7 +27,7 @@ if [ -z "$srcver" ]; then
 	apt-get install -y -qq linux-source-6.1 >/dev/null
 	srcver=$(dpkg-query -W -f='${Version}' linux-source-6.1)
 fi
-key=$srcver-$(sha256sum "$frag" | cut -c1-12)
+key=$srcver-$(grep -v -e '^#' -e '^$' "$frag" | sha256sum | cut -c1-12)
 dir=$cache/$key
 out=$dir/bzImage
 if [ -f "$out" ]; then

@@ -170,14 +170,14 @@ pkg_remove() {
 }
 
 # The package in the chroot of another Debian release (build/releases,
-# scripts/release-chroot.sh): installed with that release's apt, the module
+# tests/host/release-chroot.sh): installed with that release's apt, the module
 # built by its dkms for its kernel. In a chroot `uname -r` is the host's, so
 # dkms is asked for the kernel by name if the install did not build it.
 
 in_release() { # SUITE CMD...
 	local suite=$1
 	shift
-	"$root/scripts/release-chroot.sh" --run "$suite" \
+	"$root/tests/host/release-chroot.sh" --run "$suite" \
 		env DEBIAN_FRONTEND=noninteractive "$@"
 }
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# scripts/release-chroot.sh SUITE: a minimal chroot of a Debian release with
+# tests/host/release-chroot.sh SUITE: a minimal chroot of a Debian release with
 # that release's compiler, dkms and the headers of its newest stock amd64
 # kernel, for building the module where a Debian 12 host cannot (newer
 # releases' kbuild tools and compilers do not run on it). Prints the chosen
