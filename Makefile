@@ -54,8 +54,10 @@ test-kmod:
 TEST_SRCS := $(wildcard tests/guest/*.c tests/interop/*.c)
 TEST_BINS := $(addprefix build/tests/,$(basename $(notdir $(TEST_SRCS))))
 TEST_LIB := tests/guest/lib
-# the C suites built on $(TEST_LIB)/harness.c
-HARNESS_BINS := build/tests/ulp_test build/tests/esp_stream_test
+# the C suites: $(TEST_LIB)/harness.c's helpers and suite.c's main()
+SUITE_BINS := build/tests/ulp_test build/tests/esp_stream_test
+# other programs on the helpers alone
+HARNESS_BINS := build/tests/fuzz
 
 tests: $(TEST_BINS)
 
@@ -65,9 +67,13 @@ build/tests/%: %.c $(wildcard $(TEST_LIB)/*.h)
 	@mkdir -p build/tests
 	$(CC) -O2 -g -Wall -Wextra -static -o $@ $<
 
+$(SUITE_BINS): build/tests/%: %.c $(TEST_LIB)/harness.c $(TEST_LIB)/suite.c $(wildcard $(TEST_LIB)/*.h)
+	@mkdir -p build/tests
+	$(CC) -O2 -g -Wall -Wextra -static -o $@ $< $(TEST_LIB)/harness.c $(TEST_LIB)/suite.c
+
 $(HARNESS_BINS): build/tests/%: %.c $(TEST_LIB)/harness.c $(wildcard $(TEST_LIB)/*.h)
 	@mkdir -p build/tests
-	$(CC) -O2 -g -Wall -Wextra -static -o $@ $< $(TEST_LIB)/harness.c
+	$(CC) -O2 -g -Wall -Wextra -static -pthread -o $@ $< $(TEST_LIB)/harness.c
 
 check:
 	tests/qemu/check.sh

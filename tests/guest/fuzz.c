@@ -25,33 +25,11 @@
  * Output: "ok - ..." / "not ok - ..." per round kind at the end, "# ..."
  * diagnostics; exit status 1 on any failure.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
+#include "lib/harness.h"
+
 #include <pthread.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "lib/ike_sock.h"
-#include "lib/sockaddr.h"
-
-#define MAX_MSG		65533
 #define HDR		12	/* marker, length, id */
-
-static int ns_fd[2];
-enum { CLI, SRV };
 
 struct rng {
 	uint64_t s;
@@ -70,63 +48,12 @@ static unsigned int below(struct rng *r, unsigned int n)
 	return n ? rnd(r) % n : 0;
 }
 
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
 static double now(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void enter(int ns)
-{
-	if (setns(ns_fd[ns], CLONE_NEWNET)) {
-		perror("setns");
-		exit(2);
-	}
-}
-
-/* a plain TCP connection cli -> srv over @family */
-static int tcp_pair(int family, int *c, int *s)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int l, one = 1;
-
-	enter(SRV);
-	l = socket(family, SOCK_STREAM, 0);
-	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	len = sockaddr_fill(family, family == AF_INET ? "10.0.1.2" : "fd00:1::2",
-			    0, &ss);
-	if (bind(l, (struct sockaddr *)&ss, len) || listen(l, 4))
-		goto err;
-	len = sizeof(ss);
-	getsockname(l, (struct sockaddr *)&ss, &len);
-	enter(CLI);
-	*c = socket(family, SOCK_STREAM, 0);
-	if (connect(*c, (struct sockaddr *)&ss, len))
-		goto err;
-	*s = accept(l, NULL, NULL);
-	if (*s < 0)
-		goto err;
-	close(l);
-	return 0;
-err:
-	diag("tcp_pair: %s", strerror(errno));
-	close(l);
-	return -1;
 }
 
 /*
@@ -552,12 +479,8 @@ int main(int argc, char **argv)
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
-	ns_fd[CLI] = open("/var/run/netns/cli", O_RDONLY);
-	ns_fd[SRV] = open("/var/run/netns/srv", O_RDONLY);
-	if (ns_fd[CLI] < 0 || ns_fd[SRV] < 0) {
-		printf("not ok - fuzz: netns cli and srv (run topo_up first)\n");
+	if (!netns_open())
 		return 1;
-	}
 	seed = strtoull(argv[1], NULL, 0) ?: 1;
 	secs = atof(argv[2]);
 	r.s = seed;

@@ -61,18 +61,6 @@ static const char *env(const char *name, const char *def)
 	return v && *v ? v : def;
 }
 
-static void bypass(int fd, int family)
-{
-	if (ike_sock_bypass(fd, family))
-		die("IP_XFRM_POLICY");
-}
-
-static void ulp(int fd)
-{
-	if (ike_sock_ulp(fd))
-		die("TCP_ULP");
-}
-
 static long long now_us(void)
 {
 	struct timespec ts;
@@ -219,7 +207,7 @@ static int connect_end(int family, const char *caddr, int cport,
 
 	c = socket(family, SOCK_STREAM, 0);
 	setsockopt(c, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	bypass(c, family);
+	ike_sock_bypass_or_die(c, family);
 	len = sockaddr_fill(family, caddr, cport, &ss);
 	if (bind(c, (struct sockaddr *)&ss, len))
 		die("client bind");
@@ -242,7 +230,7 @@ static int accept_end(int l, int c, bool plain, struct sockaddr_storage *peer)
 	if (!plain && send(c, "IKETCP", 6, 0) != 6)
 		die("send IKETCP");
 	if (!plain)
-		ulp(c);
+		ike_sock_ulp_or_die(c);
 	s = accept(l, (struct sockaddr *)peer, peer ? &plen : NULL);
 	if (s < 0)
 		die("accept");
@@ -250,7 +238,7 @@ static int accept_end(int l, int c, bool plain, struct sockaddr_storage *peer)
 		       memcmp(pfx, "IKETCP", 6)))
 		die("IKETCP prefix");
 	if (!plain)
-		ulp(s);
+		ike_sock_ulp_or_die(s);
 	return s;
 }
 
@@ -306,7 +294,7 @@ int main(int argc, char **argv)
 	netns_enter(env("PEER_SRV_NS", "srv"));
 	l = socket(family, SOCK_STREAM, 0);
 	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	bypass(l, family);	/* accepted sockets inherit it */
+	ike_sock_bypass_or_die(l, family);	/* accepted sockets inherit it */
 	len = sockaddr_fill(family, saddr, sport, &ss);
 	if (bind(l, (struct sockaddr *)&ss, len) || listen(l, 16))
 		die("server bind/listen");

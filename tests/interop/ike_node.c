@@ -81,18 +81,6 @@ static void fill(unsigned char *m, size_t len, int i, int response)
 		m[k] = (unsigned char)((k * 31 + i * 7 + 3) ^ (response ? 0xff : 0));
 }
 
-static void bypass(int fd, int family)
-{
-	if (ike_sock_bypass(fd, family))
-		die("IP_XFRM_POLICY");
-}
-
-static void ulp(int fd)
-{
-	if (ike_sock_ulp(fd))
-		die("setsockopt TCP_ULP espintcp");
-}
-
 static int family_of(const char *addr)
 {
 	return strchr(addr, ':') ? AF_INET6 : AF_INET;
@@ -108,7 +96,7 @@ static int bound_socket(const char *addr, int port)
 	if (fd < 0)
 		die("socket");
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	bypass(fd, family);
+	ike_sock_bypass_or_die(fd, family);
 	if (bind(fd, (struct sockaddr *)&ss, len))
 		die("bind");
 	return fd;
@@ -177,7 +165,7 @@ static int client(char **argv)
 	}
 	if (send(fd, "IKETCP", 6, 0) != 6)
 		die("send IKETCP");
-	ulp(fd);
+	ike_sock_ulp_or_die(fd);
 	exchange(fd, atoi(argv[6]), 1);
 	fill(go, ike_size(0), GO_MSG, 0);
 	expect(fd, go, ike_size(0), GO_MSG);
@@ -205,7 +193,7 @@ static int server(char **argv)
 		errno = EPROTO;
 		die("IKETCP prefix");
 	}
-	ulp(fd);
+	ike_sock_ulp_or_die(fd);
 	exchange(fd, atoi(argv[4]), 0);
 	fill(go, ike_size(0), GO_MSG, 0);
 	if (read(0, pfx, 1) != 1 ||

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The C suites' harness: see harness.h.
+ * The helpers of the guest's C programs: see harness.h.
  */
 #include "harness.h"
 
@@ -24,6 +24,24 @@ void diag(const char *fmt, ...)
 	va_end(ap);
 	printf("\n");
 	fflush(stdout);
+}
+
+/* the netns topo_up made; false, with a TAP line saying why, if one is missing */
+bool netns_open(void)
+{
+	char path[64];
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "/var/run/netns/%s", ns_names[i]);
+		ns_fd[i] = open(path, O_RDONLY);
+		if (ns_fd[i] < 0) {
+			printf("not ok - open %s: %s (run topo_up first)\n",
+			       path, strerror(errno));
+			return false;
+		}
+	}
+	return true;
 }
 
 void enter(int ns)
@@ -245,48 +263,4 @@ int inq(int fd)
 
 	ioctl(fd, SIOCINQ, &n);
 	return n;
-}
-
-int main(int argc, char **argv)
-{
-	static const int families[] = { AF_INET, AF_INET6 };
-	const char *only = argc > 1 ? argv[1] : NULL;
-	unsigned int t, f;
-	char path[64];
-	int i, nfail = 0;
-
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	signal(SIGPIPE, SIG_IGN);
-	for (i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), "/var/run/netns/%s", ns_names[i]);
-		ns_fd[i] = open(path, O_RDONLY);
-		if (ns_fd[i] < 0) {
-			printf("not ok - open %s: %s (run topo_up first)\n",
-			       path, strerror(errno));
-			return 1;
-		}
-	}
-
-	for (t = 0; t < n_tests; t++) {
-		for (f = 0; f < 2; f++) {
-			const char *fam = families[f] == AF_INET ? "IPv4" : "IPv6";
-
-			if (f && tests[t].once)
-				continue;
-			if (only && !strstr(tests[t].name, only))
-				continue;
-			failed = false;
-			skip_reason = NULL;
-			tests[t].fn(families[f]);
-			/* a skip never hides a check that failed before it */
-			if (skip_reason && !failed)
-				printf("ok - %s [%s] # SKIP %s\n", tests[t].name,
-				       fam, skip_reason);
-			else
-				printf("%sok - %s [%s]\n", failed ? "not " : "",
-				       tests[t].name, fam);
-			nfail += failed;
-		}
-	}
-	return nfail ? 1 : 0;
 }

@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The harness of the C suites the guest runs after topo_up (tests/guest/lib/netns.sh):
- * tests/guest/ulp_test.c, the ULP's socket semantics, and tests/guest/esp_stream_test.c,
- * ESP in the stream. The client end of every connection is created in netns
+ * The harness of the C suites the guest runs after topo_up (lib/netns.sh):
+ * ulp_test.c, the ULP's socket semantics, and esp_stream_test.c, ESP in
+ * the stream. The client end of every connection is created in netns
  * "cli", the server end in "srv", so the bytes cross the veth pair whose tc
  * filters pass TCP only. One process does both ends, switching netns with
  * setns() to create sockets.
  *
- * A suite defines tests[] and n_tests; main() here runs each test for IPv4
- * and IPv6 (the argument, if any, picks the tests whose name holds it) and
- * prints one unnumbered TAP line per test and family ("ok - ..." /
- * "not ok - ..."), diagnostics prefixed with "# ".
+ * A suite defines tests[] and n_tests; main() in suite.c runs each test for
+ * IPv4 and IPv6 (the argument, if any, picks the tests whose name holds it)
+ * and prints one unnumbered TAP line per test and family ("ok - ..." /
+ * "not ok - ..."), diagnostics prefixed with "# ". Other programs (fuzz.c)
+ * link harness.c alone and call netns_open() from their own main().
  */
 #ifndef _TESTS_LIB_HARNESS_H
 #define _TESTS_LIB_HARNESS_H
@@ -109,6 +110,7 @@ struct ctr {
 #define ULP_CLI 1
 #define ULP_SRV 2
 
+bool netns_open(void);
 void enter(int ns);
 long proc_get(int ns, const char *file, const char *name);
 long stat_get(int ns, const char *name);
