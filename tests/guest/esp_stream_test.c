@@ -84,6 +84,26 @@ static void test_esp_frame(int family)
 }
 
 /*
+ * A call of tests/guest/lib/esp.sh's functions (sa, policy, xfrm_flush),
+ * the xfrm setup the shell tests use too
+ */
+static bool __attribute__((format(printf, 1, 2))) esp_sh(const char *fmt, ...)
+{
+	char call[512], cmd[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(call, sizeof(call), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), ". /tests/guest/lib/esp.sh && %s", call);
+	return CHECK(!system(cmd), "esp.sh: %s", call);
+}
+
+#define C_IP(family)	((family) == AF_INET ? addr4[CLI] : addr6[CLI])
+#define S_IP(family)	((family) == AF_INET ? addr4[SRV] : addr6[SRV])
+#define FAM(family)	((family) == AF_INET ? 4 : 6)
+
+/*
  * The state, in netns @ns, of ESP from cli to srv with encap espintcp on
  * @c's ports, in @mode, @extra appended to `ip xfrm state add`: in cli it
  * sends, in srv it receives.
@@ -91,18 +111,9 @@ static void test_esp_frame(int family)
 static bool esp_state_in(int ns, int family, int c, unsigned int spi,
 			 const char *mode, const char *extra)
 {
-	const char *c_ip = family == AF_INET ? addr4[CLI] : addr6[CLI];
-	const char *s_ip = family == AF_INET ? addr4[SRV] : addr6[SRV];
-	char cmd[512];
-
-	snprintf(cmd, sizeof(cmd),
-		 "ip -n %s xfrm state add src %s dst %s proto esp spi %#x "
-		 "mode %s aead 'rfc4106(gcm(aes))' "
-		 "0x0102030405060708090a0b0c0d0e0f1011121314 128 "
-		 "encap espintcp %d %d 0.0.0.0 %s",
-		 ns_names[ns], c_ip, s_ip, spi, mode, port_of(c, false),
-		 port_of(c, true), extra);
-	return CHECK(!system(cmd), "%s", cmd);
+	return esp_sh("sa %s %s %d %s %s %#x %d %d %s", ns_names[ns], mode,
+		      FAM(family), C_IP(family), S_IP(family), spi,
+		      port_of(c, false), port_of(c, true), extra);
 }
 
 static bool esp_state(int ns, int family, int c, unsigned int spi)
@@ -117,17 +128,9 @@ static bool esp_state(int ns, int family, int c, unsigned int spi)
 static bool esp_out_state_in(int family, int c, unsigned int spi,
 			     const char *mode, const char *sel)
 {
-	const char *c_ip = family == AF_INET ? addr4[CLI] : addr6[CLI];
-	const char *s_ip = family == AF_INET ? addr4[SRV] : addr6[SRV];
-	char cmd[512];
-
-	if (!esp_state_in(CLI, family, c, spi, mode, ""))
-		return false;
-	snprintf(cmd, sizeof(cmd),
-		 "ip -n cli xfrm policy add src %s dst %s %s "
-		 "dir out tmpl src %s dst %s proto esp mode %s",
-		 c_ip, s_ip, sel, c_ip, s_ip, mode);
-	return CHECK(!system(cmd), "%s", cmd);
+	return esp_state_in(CLI, family, c, spi, mode, "") &&
+	       esp_sh("policy cli out %s %s %s %s %s %s", mode, C_IP(family),
+		      S_IP(family), C_IP(family), S_IP(family), sel);
 }
 
 static bool esp_out_state(int family, int c, unsigned int spi, int dport)
@@ -141,25 +144,14 @@ static bool esp_out_state(int family, int c, unsigned int spi, int dport)
 /* srv's policy for what cli's state of esp_out_state_in() carries */
 static bool esp_in_policy(int family, const char *mode, const char *sel)
 {
-	const char *c_ip = family == AF_INET ? addr4[CLI] : addr6[CLI];
-	const char *s_ip = family == AF_INET ? addr4[SRV] : addr6[SRV];
-	char cmd[512];
-
-	snprintf(cmd, sizeof(cmd),
-		 "ip -n srv xfrm policy add src %s dst %s %s "
-		 "dir in tmpl src %s dst %s proto esp mode %s",
-		 c_ip, s_ip, sel, c_ip, s_ip, mode);
-	return CHECK(!system(cmd), "%s", cmd);
+	return esp_sh("policy srv in %s %s %s %s %s %s", mode, C_IP(family),
+		      S_IP(family), C_IP(family), S_IP(family), sel);
 }
 
 /* what the esp_*() functions above added, in both namespaces */
 static void esp_flush(void)
 {
-	static const char cmd[] =
-		"ip -n cli xfrm policy flush && ip -n cli xfrm state flush && "
-		"ip -n srv xfrm policy flush && ip -n srv xfrm state flush";
-
-	CHECK(!system(cmd), "%s", cmd);
+	esp_sh("xfrm_flush");
 }
 
 /* a UDP socket in cli and srv's address for it */
@@ -956,16 +948,10 @@ static void test_esp_udp_state(int family)
 {
 	struct ctr refused = ctr(SRV, "rx_drop_not_tcp_state");
 	long protoerr = xfrm_stat(SRV, "XfrmInStateProtoError");
-	const char *c_ip = family == AF_INET ? addr4[CLI] : addr6[CLI];
-	const char *s_ip = family == AF_INET ? addr4[SRV] : addr6[SRV];
 	char cmd[512];
 
-	snprintf(cmd, sizeof(cmd),
-		 "ip -n srv xfrm state add src %s dst %s proto esp spi 0x2002 "
-		 "mode transport aead 'rfc4106(gcm(aes))' "
-		 "0x0102030405060708090a0b0c0d0e0f1011121314 128 "
-		 "encap espinudp 4500 4500 0.0.0.0", c_ip, s_ip);
-	if (!CHECK(!system(cmd), "%s", cmd))
+	if (!esp_sh("ENCAP=espinudp sa srv transport %d %s %s 0x2002 4500 4500",
+		    FAM(family), C_IP(family), S_IP(family)))
 		return;
 	esp_then_ike(family, 0x2002);
 	CHECK_DELTA(refused, 1);
@@ -973,7 +959,7 @@ static void test_esp_udp_state(int family)
 	      "xfrm was handed the frame (XfrmInStateProtoError moved)");
 	snprintf(cmd, sizeof(cmd),
 		 "ip -n srv xfrm state delete src %s dst %s proto esp spi 0x2002",
-		 c_ip, s_ip);
+		 C_IP(family), S_IP(family));
 	CHECK(!system(cmd), "%s", cmd);
 }
 
@@ -996,8 +982,7 @@ static void test_esp_udp_state(int family)
  */
 static void test_esp_spliced(int family)
 {
-	const char *c_ip = family == AF_INET ? addr4[CLI] : addr6[CLI];
-	const char *s_ip = family == AF_INET ? addr4[SRV] : addr6[SRV];
+	const char *c_ip = C_IP(family);
 	static uint8_t frames[3 * 146], after[sizeof(frames)];
 	struct timeval tmo = { .tv_sec = 5 };
 	char path[] = "/tmp/espintcp-splice-XXXXXX", cmd[512];
@@ -1013,12 +998,8 @@ static void test_esp_spliced(int family)
 	}
 	if (!esp_out_state(family, c, 0x3005, 7779))
 		goto out;
-	snprintf(cmd, sizeof(cmd),
-		 "ip -n srv xfrm state add src %s dst %s proto esp spi 0x3005 "
-		 "mode transport aead 'rfc4106(gcm(aes))' "
-		 "0x0102030405060708090a0b0c0d0e0f1011121314 128 "
-		 "encap espintcp 1 1 0.0.0.0", c_ip, s_ip);
-	if (!CHECK(!system(cmd), "%s", cmd))
+	if (!esp_sh("sa srv transport %d %s %s 0x3005 1 1", FAM(family),
+		    C_IP(family), S_IP(family)))
 		goto flush;
 
 	u = udp_to_srv(family, 7779, &ss, &len);

@@ -39,20 +39,33 @@ peer_stop() {
 	wait
 }
 
-# sa NS MODE FAMILY SRC DST SPI SPORT DPORT
+# sa NS MODE FAMILY SRC DST SPI SPORT DPORT [MORE...]: a state with encap
+# $ENCAP (default espintcp) on those ports, MORE (mark, flag) appended to
+# `ip xfrm state add`. The C suites call it too (esp_stream_test.c).
 sa() {
-	ip -n "$1" xfrm state add src "$4" dst "$5" proto esp spi "$6" \
-		reqid "${REQID:-1}" mode "$2" $AEAD encap espintcp "$7" "$8" 0.0.0.0
+	_ns=$1 _mode=$2 _src=$4 _dst=$5 _spi=$6 _sport=$7 _dport=$8
+	shift 8
+	ip -n "$_ns" xfrm state add src "$_src" dst "$_dst" proto esp \
+		spi "$_spi" reqid "${REQID:-1}" mode "$_mode" $AEAD \
+		encap "${ENCAP:-espintcp}" "$_sport" "$_dport" 0.0.0.0 "$@"
 }
 
-# policies NS MODE LOCAL REMOTE OUTER_LOCAL OUTER_REMOTE [SELECTOR...]
+# policy NS DIR MODE SRC DST OUTER_SRC OUTER_DST [SELECTOR...]
+policy() {
+	_ns=$1 _dir=$2 _mode=$3 _src=$4 _dst=$5 _osrc=$6 _odst=$7
+	shift 7
+	ip -n "$_ns" xfrm policy add src "$_src" dst "$_dst" "$@" dir "$_dir" \
+		tmpl src "$_osrc" dst "$_odst" proto esp reqid "${REQID:-1}" \
+		mode "$_mode"
+}
+
+# policies NS MODE LOCAL REMOTE OUTER_LOCAL OUTER_REMOTE [SELECTOR...]:
+# out and in
 policies() {
-	_ns=$1 _mode=$2 _l=$3 _r=$4 _ol=$5 _or=$6
+	_pns=$1 _pmode=$2 _l=$3 _r=$4 _ol=$5 _or=$6
 	shift 6
-	ip -n "$_ns" xfrm policy add src "$_l" dst "$_r" "$@" dir out \
-		tmpl src "$_ol" dst "$_or" proto esp reqid "${REQID:-1}" mode "$_mode"
-	ip -n "$_ns" xfrm policy add src "$_r" dst "$_l" "$@" dir in \
-		tmpl src "$_or" dst "$_ol" proto esp reqid "${REQID:-1}" mode "$_mode"
+	policy "$_pns" out "$_pmode" "$_l" "$_r" "$_ol" "$_or" "$@"
+	policy "$_pns" in "$_pmode" "$_r" "$_l" "$_or" "$_ol" "$@"
 }
 
 # sa_pair MODE FAMILY CADDR SADDR SPI_CS SPI_SC CPORT SPORT: both
