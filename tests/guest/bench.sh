@@ -345,9 +345,12 @@ fi
 # the two directions, in both namespaces: what an IKE daemon would install
 # at each end), the time to set it all up and tear it down, and the
 # throughput of one tunnel on connection 0 with the others' states present
-# and without them. After the teardown the module must unload (every ULP
-# socket and TCP state holds a reference on it), and slab memory should be
-# back near where it started.
+# and without them. Then a random half of them carry ESP (a policy each,
+# and 10 datagrams): what an active connection costs over an idle one.
+# Before all that, the memory of a quarter, a half and three quarters of
+# CONNS, for the curve of memory against connections. After the teardown
+# the module must unload (every ULP socket and TCP state holds a reference
+# on it), and slab memory should be back near where it started.
 
 # slab memory in use: caches dropped, and empty slabs given back, so that
 # what one step freed is not counted again in the next
@@ -400,6 +403,38 @@ sa_batch() {
 	done
 }
 
+# act_batch DIR I...: ip -batch lines, a policy in direction DIR for UDP
+# from cli to srv's port 30000+I through connection I's states (reqid 1000+I)
+act_batch() {
+	_dir=$1
+	shift
+	for i in "$@"; do
+		echo "xfrm policy add src 10.0.1.1 dst 10.0.1.2 proto udp dport $((30000 + i))" \
+			"dir $_dir tmpl src 10.0.1.1 dst 10.0.1.2 proto esp reqid $((1000 + i)) mode transport"
+	done
+}
+
+# curve K: slab kB of K connections, plain TCP, with the ULP, and with the
+# ULP and an SA pair each, every one from a baseline of its own
+curve() {
+	_b=$(slab_kb)
+	many_up "$1" plain || return 1
+	_p=$(($(slab_kb) - _b))
+	many_down
+	_b=$(slab_kb)
+	many_up "$1" || return 1
+	_u=$(($(slab_kb) - _b))
+	sa_batch "$1" > /tmp/curve.batch
+	cli ip -batch /tmp/curve.batch
+	srv ip -batch /tmp/curve.batch
+	_a=$(($(slab_kb) - _b))
+	cli ip xfrm state flush
+	srv ip xfrm state flush
+	many_down
+	echo "#   $1 connections: plain TCP $_p kB, with the ULP $_u kB, with an SA pair each $_a kB"
+	fig "scale.curve.$1" "$_p" "$_u" "$_a"
+}
+
 per_conn() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { printf "%.2f", (b - a) / n }'; }
 
 if part scale; then
@@ -411,6 +446,11 @@ srv ip addr add 10.9.2.1/32 dev lo
 cli ip route add 10.9.2.1/32 via 10.0.1.2 src 10.9.1.1
 srv ip route add 10.9.1.1/32 via 10.0.1.1 src 10.9.2.1
 sa_batch "$CONNS" > /tmp/sa.batch
+
+echo "# memory against connections (slab kB, both ends):"
+for q in 1 2 3; do
+	curve $((CONNS * q / 4))
+done
 
 s0=$(slab_kb)
 many_up "$CONNS" plain
@@ -435,6 +475,29 @@ s_sa=$(slab_kb)
 n_states=$(cli grep -c . /proc/net/espintcp_states)
 transfer scaleN
 rN=$rate cN=$cost
+
+ACTIVE=$((CONNS / 2))
+seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+# shellcheck disable=SC2046 # the indices, one word each
+set -- $(awk -v n="$CONNS" -v k="$ACTIVE" -v seed="$seed" 'BEGIN {
+	srand(seed)
+	while (c < k) { i = int(rand() * n); if (!(i in p)) { p[i]; c++; print i } }
+}')
+act_batch out "$@" > /tmp/act.cli
+act_batch in "$@" > /tmp/act.srv
+cli ip -batch /tmp/act.cli
+srv ip -batch /tmp/act.srv
+s_pol=$(slab_kb)
+rx0=$(srv awk '$1 == "esp_rx_msgs" { print $2 }' /proc/net/espintcp)
+for i in "$@"; do
+	cli /tests/bin/udp_blast 4 10.0.1.2 $((30000 + i)) 10 200 $((0x100000 + i)) > /dev/null
+done
+for _i in $(seq 100); do
+	rx=$(($(srv awk '$1 == "esp_rx_msgs" { print $2 }' /proc/net/espintcp) - rx0))
+	[ "$rx" -ge $((10 * ACTIVE)) ] && break
+	sleep 0.1
+done
+s_act=$(slab_kb)
 t0=$(now_ms)
 cli ip xfrm state flush; srv ip xfrm state flush
 cli ip xfrm policy flush; srv ip xfrm policy flush
@@ -458,6 +521,10 @@ echo "#   with the ULP at both ends: $ulp kB per connection ($(awk -v a="$ulp" -
 	"$n_ulp of $CONNS show tcp-ulp-espintcp in ss; set up in $t_conns ms"
 echo "#   an SA pair at each end: $sa kB more per connection; $((4 * CONNS)) states added in $t_states ms;" \
 	"$n_states lines in cli's espintcp_states"
+pol=$(per_conn "$s_sa" "$s_pol" "$ACTIVE")
+act=$(per_conn "$s_pol" "$s_act" "$ACTIVE")
+echo "#   $ACTIVE of them active (random, seed $seed): a policy pair each, $pol kB; 10 datagrams each," \
+	"$rx of $((10 * ACTIVE)) received as ESP in the stream, then $act kB more per active connection"
 echo "#   one tunnel's iperf3, with 1 SA pair: $r1 Mbit/s, $c1 cpu_ms/MB; with $((CONNS + 1)): $rN Mbit/s, $cN cpu_ms/MB; ratio $(ratio "$rN" "$r1")"
 echo "#   teardown (state flush, $((2 * CONNS)) sockets closed): $t_down ms; $left states left; module unloaded: $unloaded;" \
 	"slab $((s_end - s0)) kB from the start"
@@ -465,6 +532,12 @@ fig scale.conns "$CONNS"
 fig scale.plain_tcp_kb_per_conn "$plain"
 fig scale.ulp_kb_per_conn "$ulp"
 fig scale.sa_pair_kb_per_conn "$sa"
+fig scale.active "$ACTIVE"
+fig scale.active_seed "$seed"
+fig scale.active_esp_rx "$rx"
+fig scale.active_policy_kb_per_conn "$pol"
+fig scale.active_traffic_kb_per_conn "$act"
+fig "scale.curve.$CONNS" "$((s_plain - s0))" "$((s_ulp - s1))" "$((s_sa - s1))"
 fig scale.unloaded "$unloaded"
 fig scale.setup_conns_ms "$t_conns"
 fig scale.setup_states_ms "$t_states"

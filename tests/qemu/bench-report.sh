@@ -8,6 +8,8 @@
 #                        and upstream's espintcp on the reference kernel
 #   throughput.png/.svg  iperf3 through the tunnel for each encapsulation,
 #                        on the module's kernel and on the reference kernel
+#   memory.png/.svg      slab memory against the number of connections:
+#                        plain TCP, with the ULP, with an SA pair each
 # The reference kernel's figures are those whose keys start with "ref."
 # (tests/qemu/run.sh); without them the tables and plots show the module
 # alone.
@@ -168,8 +170,30 @@ scale_md() {
 	echo "| throughput, $((n + 1)) SA pairs vs. 1 | $(value scale.ratio_n_1) |"
 	echo "| after teardown: states left, module unloaded | $(value scale.states_left), $(value scale.unloaded) |"
 	echo "| slab after teardown, from the start | $(value scale.slab_kb_left) kB |"
+	if [ -n "$(value scale.active)" ]; then
+		a=$(value scale.active)
+		echo "| $a of them active (random, seed $(value scale.active_seed)): a policy pair each | $(value scale.active_policy_kb_per_conn) kB more per active connection |"
+		echo "| then 10 UDP datagrams each through its SA ($(value scale.active_esp_rx) of $((10 * a)) arrived as ESP in the stream) | $(value scale.active_traffic_kb_per_conn) kB more per active connection |"
+	fi
+	echo
+	curve_rows > "$tmp/curve"
+	[ -s "$tmp/curve" ] || return 0
+	echo "Slab memory against the number of connections, both ends, each count"
+	echo "from a baseline of its own (kB):"
+	echo
+	echo "| connections | plain TCP | with the ULP | with the ULP and an SA pair each |"
+	echo "|---|---|---|---|"
+	awk '{ printf "| %s | %s | %s | %s |\n", $1, $2, $3, $4 }' "$tmp/curve"
 	echo
 }
+
+curve_rows() { # "CONNS PLAIN ULP ULP+SA", by count
+	awk '$1 ~ /^scale\.curve\./ { n = $1; sub(/^scale\.curve\./, "", n); print n, $2, $3, $4 }' \
+		"$figures" | sort -n
+}
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 
 {
 	echo "<!-- written by tests/qemu/bench-report.sh from one make bench run -->"
@@ -185,8 +209,6 @@ if ! command -v gnuplot > /dev/null; then
 	exit 0
 fi
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 for s in shaped.bounded.ike_rtt_ms shaped.unbounded.ike_rtt_ms \
 	shaped.bounded.ping_rtt_ms ref.shaped.upstream.ike_rtt_ms; do
 	series "$s" | awk '{ print (NR - 1) / 10, $1 }' > "$tmp/$s"
@@ -207,6 +229,26 @@ if [ -n "$(value ref.thru.espintcp.mbit_s)" ]; then
 fi
 
 title="$kver, espintcp $version, $(date -u +%Y-%m-%d), QEMU TCG"
+if [ -s "$tmp/curve" ]; then
+	for term in "pngcairo size 900,500" "svg size 900,500"; do
+		ext=${term%% *}; ext=${ext%cairo}
+		gnuplot <<GNUPLOT
+set terminal $term
+set output "$out/memory.$ext"
+set title "Slab memory of espintcp connections on one server, both ends in the guest\\n$title"
+set xlabel "connections"
+set ylabel "slab memory (MB)"
+set key top left opaque box
+set grid
+set xrange [0:*]
+set yrange [0:*]
+plot "$tmp/curve" using 1:(\$4 / 1024) with linespoints lw 2 title "with the ULP and an SA pair each", \\
+     "" using 1:(\$3 / 1024) with linespoints lw 2 title "with the ULP", \\
+     "" using 1:(\$2 / 1024) with linespoints lw 2 title "plain TCP"
+GNUPLOT
+	done
+	echo "bench-report: $out/memory.png (and .svg)"
+fi
 if [ -z "$(value shaped.bounded.mbit_s)" ] || [ -z "$(value thru.espintcp.mbit_s)" ]; then
 	echo "bench-report: not every part ran, no plots"
 	exit 0
