@@ -106,19 +106,28 @@ one_run() {
 	[ -n "${BENCH_DEBUG:-}" ] && tail -n 5 /tmp/ike.out /tmp/iperf.out /tmp/outer.out /tmp/inner.out &&
 		srv grep -E "SeqError|InError|NoStates" /proc/net/xfrm_stat
 	rate=$(sed -n 's/.* \([0-9.]*\) Mbits\/sec.*receiver.*/\1/p' /tmp/iperf.out)
-	ike_avg=$(us2ms "$(sed -n 's/^ike_rtt_avg_us //p' /tmp/ike.out)")
-	ike_max=$(us2ms "$(sed -n 's/^ike_rtt_max_us //p' /tmp/ike.out)")
+	ike_avg=$(sed -n 's/^ike_rtt_avg_us //p' /tmp/ike.out)
+	ike_max=$(sed -n 's/^ike_rtt_max_us //p' /tmp/ike.out)
 	ping_avg=$(avg /tmp/outer.out) ping_max=$(max /tmp/outer.out)
 	in_avg=$(avg /tmp/inner.out) in_max=$(max /tmp/inner.out)
-	ike_ping=$(awk -v a="$ike_avg" -v b="$ping_avg" 'BEGIN { printf "%.1f", a - b }')
+	# a figure the run did not give is "?", never 0
+	if [ -n "$ike_avg" ]; then
+		ike_avg=$(us2ms "$ike_avg") ike_max=$(us2ms "$ike_max")
+		ike_ping=$(awk -v a="$ike_avg" -v b="$ping_avg" 'BEGIN { printf "%.1f", a - b }')
+	else
+		ike_avg='?' ike_max='?' ike_ping='?'
+		echo "# $1: IKE gave $(grep -c '^ike_rtt_us' /tmp/ike.out) of $COUNT round trips, then: $(tail -n 1 /tmp/ike.out)"
+	fi
+	[ -n "$rate" ] || echo "# $1: iperf3 gave no receiver rate: $(tail -n 1 /tmp/iperf.out)"
 	fig "shaped.$key.ike_avg_ms" "$ike_avg"
 	fig "shaped.$key.ike_max_ms" "$ike_max"
 	fig "shaped.$key.ping_avg_ms" "$ping_avg"
 	fig "shaped.$key.ping_max_ms" "$ping_max"
 	fig "shaped.$key.inner_ping_avg_ms" "$in_avg"
 	fig "shaped.$key.inner_ping_max_ms" "$in_max"
-	fig "shaped.$key.mbit_s" "${rate:-0}"
+	fig "shaped.$key.mbit_s" "${rate:-?}"
 	fig "shaped.$key.ike_minus_ping_ms" "$ike_ping"
+	fig "shaped.$key.ike_answered" "$(grep -c '^ike_rtt_us' /tmp/ike.out)" "$COUNT"
 	fig "shaped.$key.ike_rtt_ms" "$(rtts /tmp/ike.out)"
 	fig "shaped.$key.ping_rtt_ms" "$(rtts /tmp/outer.out)"
 	printf '%-22s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n' "$1" \

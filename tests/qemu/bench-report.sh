@@ -66,7 +66,11 @@ shaped_md() {
 		*) [ -n "$(value "$k.mbit_s")" ] || continue
 			label="upstream espintcp, reference kernel $(value ref.kernel)" ;;
 		esac
-		echo "| $label | $(value "$k.ike_avg_ms") | $(value "$k.ike_max_ms") |" \
+		ike_avg=$(value "$k.ike_avg_ms")
+		# IKE gave up before its last request (the bench's log says why)
+		[ "$ike_avg" != "?" ] ||
+			ike_avg="? ($(series "$k.ike_answered" | paste -sd/ -) answered)"
+		echo "| $label | $ike_avg | $(value "$k.ike_max_ms") |" \
 			"$(value "$k.ping_avg_ms") | $(value "$k.ping_max_ms") |" \
 			"$(value "$k.ike_minus_ping_ms") | $(value "$k.inner_ping_avg_ms") |" \
 			"$(value "$k.inner_ping_max_ms") | $(value "$k.mbit_s") |"
@@ -128,7 +132,7 @@ versus_md() {
 		"$(ratio "$(value ref.ratio.espintcp_espinudp_x4.cpu_ms_per_mb)" "$(value ratio.espintcp_espinudp_x4.cpu_ms_per_mb)")× |"
 	ike_m=$(value shaped.bounded.ike_minus_ping_ms) ike_u=$(value ref.shaped.upstream.ike_minus_ping_ms)
 	echo "| IKE − ping under load, 10 Mbit/s (ms, lower is better) | $(or_dash "$ike_m") | $(or_dash "$ike_u") |" \
-		"$(awk -v m="$ike_m" -v u="$ike_u" 'BEGIN { if (m == "" || u == "") print "–"; else if (u >= m) printf "%.1f ms less", u - m; else printf "%.1f ms more", m - u }') |"
+		"$(awk -v m="$ike_m" -v u="$ike_u" 'BEGIN { if (m !~ /^-?[0-9.]+$/ || u !~ /^-?[0-9.]+$/) print "–"; else if (u >= m) printf "%.1f ms less", u - m; else printf "%.1f ms more", m - u }') |"
 	for e in espintcp espinudp none espintcp_x4 espinudp_x4; do
 		echo "| $(label "$e"), Mbit/s (context) | $(or_dash "$(value "thru.$e.mbit_s")") |" \
 			"$(or_dash "$(value "ref.thru.$e.mbit_s")") | |"
