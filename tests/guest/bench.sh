@@ -423,14 +423,37 @@ act_batch() {
 	done
 }
 
+# Closed connections leave TIME_WAIT sockets behind for a minute, which
+# the next connections on the same ports would free: each measurement
+# starts in new namespaces, and from slab memory that has settled.
+fresh_topo() {
+	topo_up
+	cli ip addr add 10.9.1.1/32 dev lo
+	srv ip addr add 10.9.2.1/32 dev lo
+	cli ip route add 10.9.2.1/32 via 10.0.1.2 src 10.9.1.1
+	srv ip route add 10.9.1.1/32 via 10.0.1.1 src 10.9.2.1
+}
+settled_slab_kb() { # the old namespaces' cleanup runs from a workqueue
+	_prev=$(slab_kb)
+	for _i in 1 2 3 4 5 6 7 8; do
+		sleep 1
+		_cur=$(slab_kb)
+		[ "$((_prev - _cur))" -lt 64 ] && [ "$((_cur - _prev))" -lt 64 ] && break
+		_prev=$_cur
+	done
+	echo "$_cur"
+}
+
 # curve K: slab kB of K connections, plain TCP, with the ULP, and with the
 # ULP and an SA pair each, every one from a baseline of its own
 curve() {
-	_b=$(slab_kb)
+	fresh_topo
+	_b=$(settled_slab_kb)
 	many_up "$1" plain || return 1
 	_p=$(($(slab_kb) - _b))
 	many_down
-	_b=$(slab_kb)
+	fresh_topo
+	_b=$(settled_slab_kb)
 	many_up "$1" || return 1
 	_u=$(($(slab_kb) - _b))
 	sa_batch "$1" > /tmp/curve.batch
@@ -449,24 +472,25 @@ per_conn() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { printf "%.2f", (b - a) /
 if part scale; then
 CONNS=$(sed -n 's/.* bench_conns=\([0-9]*\).*/\1/p' /proc/cmdline)
 CONNS=${CONNS:-1000}
-topo_up
-cli ip addr add 10.9.1.1/32 dev lo
-srv ip addr add 10.9.2.1/32 dev lo
-cli ip route add 10.9.2.1/32 via 10.0.1.2 src 10.9.1.1
-srv ip route add 10.9.1.1/32 via 10.0.1.1 src 10.9.2.1
 sa_batch "$CONNS" > /tmp/sa.batch
 
 echo "# memory against connections (slab kB, both ends):"
-for q in 1 2 3; do
-	curve $((CONNS * q / 4))
+k0=0
+for q in 1 2 3 4; do
+	k=$((CONNS * q / 4))
+	[ "$k" -gt "$k0" ] || continue
+	curve "$k"
+	k0=$k
 done
 
-s0=$(slab_kb)
+fresh_topo
+s0=$(settled_slab_kb)
 many_up "$CONNS" plain
 s_plain=$(slab_kb)
 t_plain=$(sed -n 's/^open_us //p' /tmp/many.out)
 many_down
-s1=$(slab_kb)
+fresh_topo
+s1=$(settled_slab_kb)
 
 t0=$(now_ms)
 many_up "$CONNS"
@@ -476,6 +500,7 @@ n_ulp=$(cli ss -tieH state established 2> /dev/null | grep -c 'tcp-ulp-espintcp'
 tunnel 20000 4600
 transfer scale1
 r1=$rate c1=$cost
+s_tr=$(slab_kb)
 t0=$(now_ms)
 cli ip -batch /tmp/sa.batch
 srv ip -batch /tmp/sa.batch
@@ -485,31 +510,40 @@ n_states=$(cli grep -c . /proc/net/espintcp_states)
 transfer scaleN
 rN=$rate cN=$cost
 
+# bench_seed=N: the same random half again
 ACTIVE=$((CONNS / 2))
-seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
-# shellcheck disable=SC2046 # the indices, one word each
-set -- $(awk -v n="$CONNS" -v k="$ACTIVE" -v seed="$seed" 'BEGIN {
-	srand(seed)
-	while (c < k) { i = int(rand() * n); if (!(i in p)) { p[i]; c++; print i } }
-}')
-act_batch out "$@" > /tmp/act.cli
-act_batch in "$@" > /tmp/act.srv
-cli ip -batch /tmp/act.cli
-srv ip -batch /tmp/act.srv
-s_pol=$(slab_kb)
-rx0=$(srv awk '$1 == "esp_rx_msgs" { print $2 }' /proc/net/espintcp)
-for i in "$@"; do
-	cli /tests/bin/udp_blast 4 10.0.1.2 $((30000 + i)) 10 200 $((0x100000 + i)) > /dev/null
-done
-for _i in $(seq 100); do
-	rx=$(($(srv awk '$1 == "esp_rx_msgs" { print $2 }' /proc/net/espintcp) - rx0))
-	[ "$rx" -ge $((10 * ACTIVE)) ] && break
-	sleep 0.1
-done
-s_act=$(slab_kb)
+seed=$(sed -n 's/.* bench_seed=\([0-9]*\).*/\1/p' /proc/cmdline)
+seed=${seed:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
+rx=0 pol='?' act='?'
+if [ "$ACTIVE" -gt 0 ]; then
+	# shellcheck disable=SC2046 # the indices, one word each
+	set -- $(awk -v n="$CONNS" -v k="$ACTIVE" -v seed="$seed" 'BEGIN {
+		srand(seed)
+		while (c < k) { i = int(rand() * n); if (!(i in p)) { p[i]; c++; print i } }
+	}')
+	act_batch out "$@" > /tmp/act.cli
+	act_batch in "$@" > /tmp/act.srv
+	s_pre=$(slab_kb)
+	cli ip -batch /tmp/act.cli
+	srv ip -batch /tmp/act.srv
+	s_pol=$(slab_kb)
+	rx0=$(srv awk '$1 == "esp_rx_msgs" { print $2 }' /proc/net/espintcp)
+	for i in "$@"; do
+		cli /tests/bin/udp_blast 4 10.0.1.2 $((30000 + i)) 10 200 $((0x100000 + i)) > /dev/null
+	done
+	for _i in $(seq 100); do
+		rx=$(($(srv awk '$1 == "esp_rx_msgs" { print $2 }' /proc/net/espintcp) - rx0))
+		[ "$rx" -ge $((10 * ACTIVE)) ] && break
+		sleep 0.1
+	done
+	s_act=$(slab_kb)
+	pol=$(per_conn "$s_pre" "$s_pol" "$ACTIVE")
+	act=$(per_conn "$s_pol" "$s_act" "$ACTIVE")
+fi
+# the teardown's time is the states' and the connections', as before
+cli ip xfrm policy flush; srv ip xfrm policy flush
 t0=$(now_ms)
 cli ip xfrm state flush; srv ip xfrm state flush
-cli ip xfrm policy flush; srv ip xfrm policy flush
 many_down
 t_down=$(($(now_ms) - t0))
 t_close=$(sed -n 's/^close_us //p' /tmp/many.out)
@@ -517,21 +551,18 @@ left=$(cli grep -c . /proc/net/espintcp_states || true)
 topo_down
 unloaded=yes
 rmmod_wait > /dev/null 2>&1 || unloaded=no
-sleep 3		# the namespaces' cleanup runs from a workqueue
-s_end=$(slab_kb)
+s_end=$(settled_slab_kb)
 
 echo "#"
 echo "# $CONNS espintcp connections on one server (both ends in this guest), slab kB from /proc/meminfo:"
 plain=$(per_conn "$s0" "$s_plain" "$CONNS")
 ulp=$(per_conn "$s1" "$s_ulp" "$CONNS")
-sa=$(per_conn "$s_ulp" "$s_sa" "$CONNS")
+sa=$(per_conn "$s_tr" "$s_sa" "$CONNS")
 echo "#   plain TCP: $plain kB per connection (both ends), opened in $((t_plain / 1000)) ms"
 echo "#   with the ULP at both ends: $ulp kB per connection ($(awk -v a="$ulp" -v b="$plain" 'BEGIN { printf "%+.2f", a - b }') kB for the ULP);" \
 	"$n_ulp of $CONNS show tcp-ulp-espintcp in ss; set up in $t_conns ms"
 echo "#   an SA pair at each end: $sa kB more per connection; $((4 * CONNS)) states added in $t_states ms;" \
 	"$n_states lines in cli's espintcp_states"
-pol=$(per_conn "$s_sa" "$s_pol" "$ACTIVE")
-act=$(per_conn "$s_pol" "$s_act" "$ACTIVE")
 echo "#   $ACTIVE of them active (random, seed $seed): a policy pair each, $pol kB; 10 datagrams each," \
 	"$rx of $((10 * ACTIVE)) received as ESP in the stream, then $act kB more per active connection"
 echo "#   one tunnel's iperf3, with 1 SA pair: $r1 Mbit/s, $c1 cpu_ms/MB; with $((CONNS + 1)): $rN Mbit/s, $cN cpu_ms/MB; ratio $(ratio "$rN" "$r1")"
@@ -546,7 +577,6 @@ fig scale.active_seed "$seed"
 fig scale.active_esp_rx "$rx"
 fig scale.active_policy_kb_per_conn "$pol"
 fig scale.active_traffic_kb_per_conn "$act"
-fig "scale.curve.$CONNS" "$((s_plain - s0))" "$((s_ulp - s1))" "$((s_sa - s1))"
 fig scale.unloaded "$unloaded"
 fig scale.setup_conns_ms "$t_conns"
 fig scale.setup_states_ms "$t_states"

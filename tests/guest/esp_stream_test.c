@@ -85,19 +85,21 @@ static void test_esp_frame(int family)
 
 /*
  * A call of tests/guest/lib/esp.sh's functions (sa, policy, xfrm_flush),
- * the xfrm setup the shell tests use too
+ * the xfrm setup the shell tests use too; a failure names the caller's line
  */
-static bool __attribute__((format(printf, 1, 2))) esp_sh(const char *fmt, ...)
+static int esp_sh_run(const char *call)
 {
-	char call[512], cmd[600];
-	va_list ap;
+	char cmd[600];
 
-	va_start(ap, fmt);
-	vsnprintf(call, sizeof(call), fmt, ap);
-	va_end(ap);
 	snprintf(cmd, sizeof(cmd), ". /tests/guest/lib/esp.sh && %s", call);
-	return CHECK(!system(cmd), "esp.sh: %s", call);
+	return system(cmd);
 }
+
+#define esp_sh(...) ({							\
+	char __call[512];						\
+	snprintf(__call, sizeof(__call), __VA_ARGS__);			\
+	CHECK(!esp_sh_run(__call), "esp.sh: %s", __call);		\
+})
 
 #define C_IP(family)	((family) == AF_INET ? addr4[CLI] : addr6[CLI])
 #define S_IP(family)	((family) == AF_INET ? addr4[SRV] : addr6[SRV])

@@ -43,7 +43,10 @@ done
 frags=$frag
 [ "$line" = 6.1 ] || frags="$frag $top/tests/interop/ref-kernel-$line.config"
 # shellcheck disable=SC2086
-fraghash=$(cat $frags | grep -v -e '^#' -e '^$' | sha256sum | cut -c1-12)
+# what of a config fragment the build reads: its options, "# CONFIG_X is
+# not set" included, and ref-kernel.sh's "# gone:" lines; not the comments
+settings() { grep -E '^(CONFIG_|# CONFIG_[A-Za-z0-9_]+ is not set|# gone: )'; }
+fraghash=$(cat $frags | settings | sha256sum | cut -c1-12)
 
 # CMD... in the chroot $root, in a mount namespace of its own with /proc
 # mounted: what others run in the same chroot (release-chroot.sh --run

@@ -27,7 +27,10 @@ if [ -z "$srcver" ]; then
 	apt-get install -y -qq linux-source-6.1 >/dev/null
 	srcver=$(dpkg-query -W -f='${Version}' linux-source-6.1)
 fi
-key=$srcver-$(grep -v -e '^#' -e '^$' "$frag" | sha256sum | cut -c1-12)
+# what of a config fragment the build reads: its options, "# CONFIG_X is
+# not set" included, and ref-kernel.sh's "# gone:" lines; not the comments
+settings() { grep -E '^(CONFIG_|# CONFIG_[A-Za-z0-9_]+ is not set|# gone: )'; }
+key=$srcver-$(settings < "$frag" | sha256sum | cut -c1-12)
 dir=$cache/$key
 out=$dir/bzImage
 if [ -f "$out" ]; then

@@ -2,7 +2,8 @@
 # Boot one kernel with only the given guest scripts, for working on a test:
 #   tests/qemu/run-scripts.sh KVER tests/guest/30-esp.sh [more.sh ...]
 # Rebuilds the module, the test programs and the initramfs first (as make
-# check does), then swaps the guest scripts. A kernel of another Debian
+# check does), then adds the given scripts to the guest's and runs only
+# them (scripts= on the kernel command line). A kernel of another Debian
 # release (build/releases) gets the module its chroot builds. Results
 # stream to stdout, the kernel console goes to build/qemu/KVER/console.log.
 set -eu
@@ -32,7 +33,8 @@ tmp=$(mktemp -d)
 chmod 755 "$tmp"	# it becomes the guest's /
 trap 'rm -rf "$tmp"' EXIT
 (cd "$tmp" && zcat "$initrd" | cpio -id --quiet 2>/dev/null)
-rm -f "$tmp"/tests/guest/*.sh
+# the others stay: a script may run another (33-async.sh runs 32-divert.sh)
 cp "$@" "$tmp/tests/guest/"
 (cd "$tmp" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) > "$dir/scripts.cpio.gz"
-boot "$k" "$dir/scripts.cpio.gz" test "$dir/console.log"
+names=$(for s in "$@"; do basename "$s"; done | paste -sd, -)
+BOOT_ARGS="${BOOT_ARGS:-} scripts=$names" boot "$k" "$dir/scripts.cpio.gz" test "$dir/console.log"

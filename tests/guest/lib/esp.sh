@@ -91,11 +91,14 @@ esp_delta() {
 	echo "$(($(ctr "$1" esp_tx_msgs) - $3)) $(($(ctr "$2" esp_rx_msgs) - $4))"
 }
 
+# xfrm_flush: every policy and state of cli and srv; fails if one flush did
 xfrm_flush() {
+	_rc=0
 	for ns in cli srv; do
-		ip -n "$ns" xfrm policy flush
-		ip -n "$ns" xfrm state flush
+		ip -n "$ns" xfrm policy flush || _rc=1
+		ip -n "$ns" xfrm state flush || _rc=1
 	done
+	return "$_rc"
 }
 
 
