@@ -169,7 +169,7 @@ scale_md() {
 	echo "| $n connections with the ULP set up | $(value scale.setup_conns_ms) ms |"
 	echo "| $((4 * n)) states added (ip -batch) | $(value scale.setup_states_ms) ms |"
 	echo "| states flushed, $((2 * n)) sockets closed | $(value scale.teardown_ms) ms |"
-	echo "| one tunnel's iperf3, 1 SA pair | $(value scale.mbit_s_1) Mbit/s, $(value scale.cpu_ms_per_mb_1) CPU ms/MB |"
+	echo "| one tunnel's iperf3, 1 SA pair (median of $(value scale.rounds) rounds, taking turns with the next) | $(value scale.mbit_s_1) Mbit/s, $(value scale.cpu_ms_per_mb_1) CPU ms/MB |"
 	echo "| the same with $((n + 1)) SA pairs | $(value scale.mbit_s_n) Mbit/s, $(value scale.cpu_ms_per_mb_n) CPU ms/MB |"
 	echo "| throughput, $((n + 1)) SA pairs vs. 1 | $(value scale.ratio_n_1) |"
 	echo "| after teardown: states left, module unloaded | $(value scale.states_left), $(value scale.unloaded) |"
