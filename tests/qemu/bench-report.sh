@@ -233,12 +233,17 @@ if [ -n "$(value ref.thru.espintcp.mbit_s)" ]; then
 fi
 
 title="$kver, espintcp $version, $(date -u +%Y-%m-%d), QEMU TCG"
-if [ -s "$tmp/curve" ]; then
+plot_to() { # NAME: the gnuplot commands on stdin, drawn as NAME.png and NAME.svg
+	local body term ext
+	body=$(cat)
 	for term in "pngcairo size 900,500" "svg size 900,500"; do
 		ext=${term%% *}; ext=${ext%cairo}
-		gnuplot <<GNUPLOT
-set terminal $term
-set output "$out/memory.$ext"
+		printf 'set terminal %s\nset output "%s"\n%s\n' "$term" "$out/$1.$ext" "$body" | gnuplot
+	done
+}
+
+if [ -s "$tmp/curve" ]; then
+	plot_to memory <<GNUPLOT
 set title "Slab memory of espintcp connections on one server, both ends in the guest\\n$title"
 set xlabel "connections"
 set ylabel "slab memory (MB)"
@@ -250,18 +255,13 @@ plot "$tmp/curve" using 1:(\$4 / 1024) with linespoints lw 2 title "with the ULP
      "" using 1:(\$3 / 1024) with linespoints lw 2 title "with the ULP", \\
      "" using 1:(\$2 / 1024) with linespoints lw 2 title "plain TCP"
 GNUPLOT
-	done
 	echo "bench-report: $out/memory.png (and .svg)"
 fi
 if [ -z "$(value shaped.bounded.mbit_s)" ] || [ -z "$(value thru.espintcp.mbit_s)" ]; then
 	echo "bench-report: not every part ran, no plots"
 	exit 0
 fi
-for term in "pngcairo size 900,500" "svg size 900,500"; do
-	ext=${term%% *}; ext=${ext%cairo}
-	gnuplot <<GNUPLOT
-set terminal $term
-set output "$out/ike-rtt.$ext"
+plot_to ike-rtt <<GNUPLOT
 set title "IKE round trip while iperf3 fills a 10 Mbit/s link through the tunnel\\n$title"
 set xlabel "time (s)"
 set ylabel "round trip (ms)"
@@ -270,18 +270,18 @@ set grid
 plot "$tmp/shaped.unbounded.ike_rtt_ms" with lines lw 2 title "IKE, module, ESP unbounded (as upstream)", \\
      "$tmp/shaped.bounded.ike_rtt_ms" with lines lw 2 title "IKE, module default", \\
      "$tmp/shaped.bounded.ping_rtt_ms" with lines lw 1 dt 2 title "ping outside the tunnel, same link"$upstream_line
-set output "$out/throughput.$ext"
+GNUPLOT
+plot_to throughput <<GNUPLOT
 set title "iperf3 through a tunnel-mode SA, unshaped veth, median of rounds\\n$title"
 set ylabel "Mbit/s"
-unset xlabel
+set grid
 set style data histogram
 set style histogram clustered gap 1
 set style fill solid 0.6
 set yrange [0:*]
 set offsets 0, 0, graph 0.12, 0
-set key below
+set key below opaque box
 plot "$tmp/thru" using 2:xticlabels(1) title "module, $kver", \\
      "" using (\$0 - $label_dx):2:(sprintf("%.1f", \$2)) with labels offset 0,1 notitle$upstream_bars
 GNUPLOT
-done
 echo "bench-report: $out/ike-rtt.png, $out/throughput.png (and .svg)"
