@@ -445,12 +445,16 @@ settled_slab_kb() { # the old namespaces' cleanup runs from a workqueue
 }
 
 # curve K: slab kB of K connections, plain TCP, with the ULP, and with the
-# ULP and an SA pair each, every one from a baseline of its own
+# ULP and an SA pair each, every one from a baseline of its own; the plain
+# connections' kB and opening time stay in curve_plain_kb and
+# curve_plain_open_us (the last point, all CONNS, is the scale table's)
 curve() {
 	fresh_topo
 	_b=$(settled_slab_kb)
 	many_up "$1" plain || return 1
 	_p=$(($(slab_kb) - _b))
+	curve_plain_kb=$_p
+	curve_plain_open_us=$(sed -n 's/^open_us //p' /tmp/many.out)
 	many_down
 	fresh_topo
 	_b=$(settled_slab_kb)
@@ -485,12 +489,6 @@ done
 
 fresh_topo
 s0=$(settled_slab_kb)
-many_up "$CONNS" plain
-s_plain=$(slab_kb)
-t_plain=$(sed -n 's/^open_us //p' /tmp/many.out)
-many_down
-fresh_topo
-s1=$(settled_slab_kb)
 
 t0=$(now_ms)
 many_up "$CONNS"
@@ -571,10 +569,10 @@ s_end=$(settled_slab_kb)
 
 echo "#"
 echo "# $CONNS espintcp connections on one server (both ends in this guest), slab kB from /proc/meminfo:"
-plain=$(per_conn "$s0" "$s_plain" "$CONNS")
-ulp=$(per_conn "$s1" "$s_ulp" "$CONNS")
+plain=$(per_conn 0 "$curve_plain_kb" "$CONNS")
+ulp=$(per_conn "$s0" "$s_ulp" "$CONNS")
 sa=$(per_conn "$s_tr" "$s_sa" "$CONNS")
-echo "#   plain TCP: $plain kB per connection (both ends), opened in $((t_plain / 1000)) ms"
+echo "#   plain TCP: $plain kB per connection (both ends), opened in $((curve_plain_open_us / 1000)) ms"
 echo "#   with the ULP at both ends: $ulp kB per connection ($(awk -v a="$ulp" -v b="$plain" 'BEGIN { printf "%+.2f", a - b }') kB for the ULP);" \
 	"$n_ulp of $CONNS show tcp-ulp-espintcp in ss; set up in $t_conns ms"
 echo "#   an SA pair at each end: $sa kB more per connection; $((4 * CONNS)) states added in $t_states ms;" \
