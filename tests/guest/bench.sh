@@ -24,7 +24,9 @@
 # comma-separated choice of shaped, thru and scale (all three), bench_rounds=N
 # the second table's rounds (3), bench_profile=1 a perf profile of each
 # encapsulation's last round, bench_conns=N the third's connections (1000),
-# bench_upstream=1 the reference kernel with upstream's espintcp built in
+# bench_encaps=A,B,... only these transfers of the second table (e.g.
+# espintcp,espinudp over more rounds), bench_upstream=1 the
+# reference kernel with upstream's espintcp built in
 # (tests/qemu/run.sh boots it after the module's kernel): no module to load
 # or tune, and the shaped table's one row is upstream's.
 set -eu
@@ -69,13 +71,28 @@ tunnel() { # CPORT SPORT [ENCAP: espintcp (default), espinudp, none]
 		tmpl src 10.0.1.1 dst 10.0.1.2 proto esp reqid 5 mode tunnel
 }
 
+# A NIC keeps each flow in order: its packets leave through one queue and
+# arrive through the queue their hash picks. A veth queues each packet on
+# the backlog of the CPU that sent it, so a flow sent from both CPUs comes
+# out of order, and the outer connection is such a flow: ESP enters it on
+# whichever CPU encrypted it. RPS on both veth ends, over every CPU, hashes
+# each flow to one CPU, as a NIC's RSS does, for every encapsulation alike.
+bench_topo_up() {
+	topo_up
+	mask=$(printf '%x' $(((1 << $(nproc)) - 1)))
+	for ns in cli srv; do
+		ip netns exec "$ns" sh -c \
+			"echo $mask > /sys/class/net/veth0/queues/rx-0/rps_cpus"
+	done
+}
+
 # one_run NAME KEY CPORT SPORT: prints a table row, and its figures under
 # shaped.KEY
 one_run() {
 	key=$2 name=$1
 	shift 2
 	set -- "$name" "$@"
-	topo_up
+	bench_topo_up
 	topo_shape 10mbit
 	cli ip addr add 10.9.1.1/32 dev lo
 	srv ip addr add 10.9.2.1/32 dev lo
@@ -222,7 +239,7 @@ thru() {
 	case $1 in *_x4) streams=4 ;; esac
 	shift
 	set -- "${name%_x4}" "$@"
-	topo_up
+	bench_topo_up
 	cli ip addr add 10.9.1.1/32 dev lo
 	srv ip addr add 10.9.2.1/32 dev lo
 	cli ip route add 10.9.2.1/32 via 10.0.1.2 src 10.9.1.1
@@ -259,12 +276,21 @@ thru() {
 	tunnel "$2" "$3" "$1"
 	transfer "$name" "$streams"
 	if [ "$1" = espintcp ]; then
-		# how many ESP frames each of the outer connection's segments carried
+		# how many ESP frames each of the outer connection's segments
+		# carried, and what reordering it saw (the first round's)
 		cli ss -tniH state established src "10.0.1.1:$2" > /tmp/ss.out
 		# (upstream has no such counter)
 		frames=$(cli awk '$1 == "esp_tx_msgs" { print $2 }' /proc/net/espintcp 2>/dev/null || true)
 		segs=$(sed -n 's/.* data_segs_out:\([0-9]*\).*/\1/p' /tmp/ss.out)
 		segs_in=$(sed -n 's/.* segs_in:\([0-9]*\).*/\1/p' /tmp/ss.out)
+		dsacks=$(sed -n 's/.* dsack_dups:\([0-9]*\).*/\1/p' /tmp/ss.out)
+		drops=$(cli awk '$1 == "tx_drop_queue_full" { print $2 }' /proc/net/espintcp 2>/dev/null || true)
+		if [ "$r" = 1 ]; then
+			fig "outer.$name.esp_frames_per_segment" "$(ratio "$frames" "$segs")"
+			echo "# outer connection, $name, first round: ${frames:-?} ESP frames out" \
+				"(${drops:-?} dropped, queue full) in $segs data segments," \
+				"$segs_in segments in, ${dsacks:-0} DSACKs"
+		fi
 	fi
 	exec 4>&-
 	wait
@@ -277,7 +303,11 @@ if part thru; then
 # Under TCG one transfer varies by 20% or more from the next: the
 # encapsulations take turns, ROUNDS times, and each gets its median.
 ENCAPS="espintcp espinudp none espintcp_x4 espinudp_x4"
+# bench_encaps=A,B,...: only these (an A/B of two, say, over more rounds)
+only=$(sed -n 's/.* bench_encaps=\([^ ]*\).*/\1/p' /proc/cmdline | tr , ' ')
+[ -z "$only" ] || ENCAPS=$only
 rm -f /tmp/thru.*
+ike_idle_avg='?' ike_idle_max='?' ping_idle_avg='?' ping_idle_max='?'
 for r in $(seq "$ROUNDS"); do
 	for e in $ENCAPS; do
 		case $e in
@@ -292,10 +322,11 @@ for r in $(seq "$ROUNDS"); do
 			ike_idle_avg=$(us2ms "$(sed -n 's/^ike_rtt_avg_us //p' /tmp/ike.out)")
 			ike_idle_max=$(us2ms "$(sed -n 's/^ike_rtt_max_us //p' /tmp/ike.out)")
 			ping_idle_avg=$(avg /tmp/outer.out) ping_idle_max=$(max /tmp/outer.out)
-			fpsr=$(ratio "$frames" "$segs")
-			fps="$frames ESP frames out in $segs data segments ($fpsr per segment), $segs_in segments in"
 		fi
 	done
+done
+for e in espintcp espinudp none espintcp_x4 espinudp_x4; do
+	eval "r_$e=? c_$e=? all_$e="
 done
 for e in $ENCAPS; do
 	eval "r_$e=\$(cut -d' ' -f1 /tmp/thru.$e | median)"
@@ -304,6 +335,7 @@ for e in $ENCAPS; do
 done
 # shellcheck disable=SC2154 # r, c and all: set by the eval
 row() { # LABEL ENCAP
+	case " $ENCAPS " in *" $2 "*) ;; *) return 0 ;; esac
 	eval "r=\$r_$2 c=\$c_$2 all=\$all_$2"
 	fig "thru.$2.mbit_s" "$r"
 	fig "thru.$2.cpu_ms_per_mb" "$c"
@@ -329,7 +361,6 @@ fig ratio.espintcp_espinudp.mbit_s "$(ratio "$r_espintcp" "$r_espinudp")"
 fig ratio.espintcp_espinudp.cpu_ms_per_mb "$(ratio "$c_espintcp" "$c_espinudp")"
 fig ratio.espintcp_espinudp_x4.mbit_s "$(ratio "$r_espintcp_x4" "$r_espinudp_x4")"
 fig ratio.espintcp_espinudp_x4.cpu_ms_per_mb "$(ratio "$c_espintcp_x4" "$c_espinudp_x4")"
-fig outer.esp_frames_per_segment "$fpsr"
 fig idle.ike_rtt_avg_ms "$ike_idle_avg"
 fig idle.ike_rtt_max_ms "$ike_idle_max"
 fig idle.ping_avg_ms "$ping_idle_avg"
@@ -337,7 +368,6 @@ fig idle.ping_max_ms "$ping_idle_max"
 fig thru.seconds "$THRU_SECS"
 fig thru.rounds "$ROUNDS"
 fig shaped.seconds "$SECS"
-echo "# outer connection, first espintcp round: $fps"
 if [ -n "$PROFILE" ]; then
 	for e in $ENCAPS; do
 		echo "# perf: kernel symbols over 0.4% of samples, $e, last round"

@@ -104,8 +104,9 @@ thru_md() {
 	done
 	echo
 	echo "Idle: IKE round trip $(value idle.ike_rtt_avg_ms) ms avg ($(value idle.ike_rtt_max_ms) max),"
-	echo "ping $(value idle.ping_avg_ms) ms avg ($(value idle.ping_max_ms) max). The outer connection"
-	echo "carried $(value outer.esp_frames_per_segment) ESP frames per segment."
+	echo "ping $(value idle.ping_avg_ms) ms avg ($(value idle.ping_max_ms) max). ESP frames per"
+	echo "segment of the outer connection, first round: $(value outer.espintcp.esp_frames_per_segment)"
+	echo "(4 streams: $(value outer.espintcp_x4.esp_frames_per_segment))."
 	echo
 }
 
