@@ -302,10 +302,10 @@ thru() {
 if part thru; then
 # Under TCG one transfer varies by 20% or more from the next: the
 # encapsulations take turns, ROUNDS times, and each gets its median.
-ENCAPS="espintcp espinudp none espintcp_x4 espinudp_x4"
+ALL_ENCAPS="espintcp espinudp none espintcp_x4 espinudp_x4"
 # bench_encaps=A,B,...: only these (an A/B of two, say, over more rounds)
-only=$(sed -n 's/.* bench_encaps=\([^ ]*\).*/\1/p' /proc/cmdline | tr , ' ')
-[ -z "$only" ] || ENCAPS=$only
+ENCAPS=$(sed -n 's/.* bench_encaps=\([^ ]*\).*/\1/p' /proc/cmdline | tr , ' ')
+ENCAPS=${ENCAPS:-$ALL_ENCAPS}
 rm -f /tmp/thru.*
 ike_idle_avg='?' ike_idle_max='?' ping_idle_avg='?' ping_idle_max='?'
 for r in $(seq "$ROUNDS"); do
@@ -316,6 +316,7 @@ for r in $(seq "$ROUNDS"); do
 		none) thru none 0 0 ;;
 		espintcp_x4) thru espintcp_x4 40014 4514 ;;
 		espinudp_x4) thru espinudp_x4 4515 4516 ;;
+		*) echo "# bench_encaps: no transfer $e (one of: $ALL_ENCAPS)"; exit 1 ;;
 		esac
 		echo "${rate:-0} $cost" >> "/tmp/thru.$e"
 		if [ "$r" = 1 ] && [ "$e" = espintcp ]; then
@@ -325,7 +326,7 @@ for r in $(seq "$ROUNDS"); do
 		fi
 	done
 done
-for e in espintcp espinudp none espintcp_x4 espinudp_x4; do
+for e in $ALL_ENCAPS; do
 	eval "r_$e=? c_$e=? all_$e="
 done
 for e in $ENCAPS; do
