@@ -144,6 +144,13 @@ versus_md() {
 	echo "$(ratio "$(value ref.thru.espinudp.mbit_s)" "$(value thru.espinudp.mbit_s)") times as fast on the reference kernel as on the module's, which is"
 	echo "why each kernel's ESP in TCP is compared with its own ESP in UDP."
 	echo
+	if [ -n "$(value ref.kernel_warnings)" ]; then
+		echo "The reference kernel warned during its run, in upstream's code:"
+		echo "$(value ref.kernel_warnings) WARNING(s), the first at \`$(value ref.kernel_warning_at)\`"
+		echo "(its console is \`build/qemu/$kver/console-ref.log\`); it boots with"
+		echo "\`panic_on_warn=0\` so that its figures are still compared."
+		echo
+	fi
 }
 
 label() { # ENCAP
