@@ -200,6 +200,20 @@ cpu_ms() {
 	awk '$1 == "cpu" { print ($4 + $7 + $8) * 10; exit }' /proc/stat
 }
 
+# each CPU's line of /proc/stat: name, busy and total jiffies
+cpu_lines() {
+	awk '$1 ~ /^cpu[0-9]+$/ { t = 0; for (i = 2; i <= NF; i++) t += $i
+		print $1, t - $5 - $6, t }' /proc/stat
+}
+
+# busy FILE_BEFORE FILE_AFTER: the busiest CPU's busy %, then the mean's
+busy() {
+	awk 'NR == FNR { b[$1] = $2; t[$1] = $3; next }
+		{ d = $3 - t[$1]; p = d > 0 ? 100 * ($2 - b[$1]) / d : 0
+		  if (p > m) m = p; s += p; n++ }
+		END { printf "%.0f %.0f\n", m, n ? s / n : 0 }' "$1" "$2"
+}
+
 # bench_profile=1 on the kernel command line: a perf profile of each run
 PROFILE=
 case " $(cat /proc/cmdline) " in
@@ -208,7 +222,8 @@ esac
 
 # transfer NAME [STREAMS]: iperf3 through the tunnel for THRU_SECS, with
 # STREAMS parallel streams (1), its Mbit/s in $rate and the kernel CPU ms
-# per MB moved in $cost (perf.NAME: profile)
+# per MB moved in $cost, the busiest CPU's busy % and the mean over CPUs
+# in $busiest and $busy_mean (perf.NAME: profile)
 transfer() {
 	srv timeout $((THRU_SECS + 20)) iperf3 -s -1 -B 10.9.2.1 >/dev/null 2>&1 &
 	iperf_srv=$! perf_pid=
@@ -219,9 +234,13 @@ transfer() {
 		perf_pid=$!
 	fi
 	t0=$(cpu_ms)
+	cpu_lines > /tmp/cpus.0
 	cli timeout $((THRU_SECS + 15)) iperf3 -c 10.9.2.1 -B 10.9.1.1 -t "$THRU_SECS" \
 		-P "${2:-1}" -f m > /tmp/iperf.out 2>&1 || true
 	t1=$(cpu_ms)
+	cpu_lines > /tmp/cpus.1
+	busy /tmp/cpus.0 /tmp/cpus.1 > /tmp/cpus.busy
+	read -r busiest busy_mean < /tmp/cpus.busy
 	wait "$iperf_srv" $perf_pid
 	# the last receiver line: the only one, or the streams' [SUM]
 	rate=$(sed -n 's/.* \([0-9.]*\) Mbits\/sec.*receiver.*/\1/p' /tmp/iperf.out | tail -n 1)
@@ -318,7 +337,7 @@ for r in $(seq "$ROUNDS"); do
 		espinudp_x4) thru espinudp_x4 4515 4516 ;;
 		*) echo "# bench_encaps: no transfer $e (one of: $ALL_ENCAPS)"; exit 1 ;;
 		esac
-		echo "${rate:-0} $cost" >> "/tmp/thru.$e"
+		echo "${rate:-0} $cost $busiest $busy_mean" >> "/tmp/thru.$e"
 		if [ "$r" = 1 ] && [ "$e" = espintcp ]; then
 			ike_idle_avg=$(us2ms "$(sed -n 's/^ike_rtt_avg_us //p' /tmp/ike.out)")
 			ike_idle_max=$(us2ms "$(sed -n 's/^ike_rtt_max_us //p' /tmp/ike.out)")
@@ -327,41 +346,61 @@ for r in $(seq "$ROUNDS"); do
 	done
 done
 for e in $ALL_ENCAPS; do
-	eval "r_$e=? c_$e=? all_$e="
+	eval "r_$e=? c_$e=? all_$e= b_$e=? m_$e=?"
 done
 for e in $ENCAPS; do
 	eval "r_$e=\$(cut -d' ' -f1 /tmp/thru.$e | median)"
 	eval "c_$e=\$(cut -d' ' -f2 /tmp/thru.$e | median)"
 	eval "all_$e=\"\$(cut -d' ' -f1 /tmp/thru.$e | tr '\n' ' ')\""
+	eval "b_$e=\$(cut -d' ' -f3 /tmp/thru.$e | median)"
+	eval "m_$e=\$(cut -d' ' -f4 /tmp/thru.$e | median)"
 done
+# paired A B COLUMN: A's figure over B's, one ratio per round of the two
+paired() {
+	[ -s "/tmp/thru.$1" ] && [ -s "/tmp/thru.$2" ] || return 0
+	cut -d' ' -f"$3" "/tmp/thru.$1" > /tmp/paired.a
+	cut -d' ' -f"$3" "/tmp/thru.$2" | paste -d' ' /tmp/paired.a - |
+		while read -r a b; do ratio "$a" "$b"; echo; done
+}
 # shellcheck disable=SC2154 # r, c and all: set by the eval
 row() { # LABEL ENCAP
 	case " $ENCAPS " in *" $2 "*) ;; *) return 0 ;; esac
-	eval "r=\$r_$2 c=\$c_$2 all=\$all_$2"
+	eval "r=\$r_$2 c=\$c_$2 all=\$all_$2 b=\$b_$2 m=\$m_$2"
 	fig "thru.$2.mbit_s" "$r"
 	fig "thru.$2.cpu_ms_per_mb" "$c"
 	fig "thru.$2.rounds_mbit_s" "$all"
-	printf '%-22s %8s %12s %12s %12s   %s\n' "$1" "$r" "$(ratio "$r" "$r_none")" \
-		"$c" "$(ratio "$c" "$c_none")" "$all"
+	fig "thru.$2.busiest_cpu_pct" "$b"
+	fig "thru.$2.mean_cpu_pct" "$m"
+	printf '%-22s %8s %12s %12s %12s %8s %6s   %s\n' "$1" "$r" "$(ratio "$r" "$r_none")" \
+		"$c" "$(ratio "$c" "$c_none")" "$b" "$m" "$all"
 }
 echo "#"
 echo "# idle, unshaped (ms, avg / max of 20): IKE round trip $ike_idle_avg / $ike_idle_max;" \
 	"outer ping $ping_idle_avg / $ping_idle_max"
 echo "# iperf3 through the tunnel, unshaped veth, ${THRU_SECS}s each, medians of $ROUNDS rounds, same guest run;"
 echo "# cpu_ms/MB: guest kernel CPU time (system + irq + softirq) per MB the receiver got"
-printf '%-22s %8s %12s %12s %12s   %s\n' "# encapsulation" mbit/s vs_plain_esp cpu_ms/MB vs_plain_esp "each round (mbit/s)"
+echo "# busiest, mean: the busiest CPU's busy % (user, kernel and interrupts) during the transfer, and the mean over CPUs"
+printf '%-22s %8s %12s %12s %12s %8s %6s   %s\n' "# encapsulation" mbit/s vs_plain_esp cpu_ms/MB vs_plain_esp busiest mean "each round (mbit/s)"
 row "espintcp (TCP)" espintcp
 row "espinudp (UDP)" espinudp
 row "none (plain ESP)" none
 row "espintcp, 4 streams" espintcp_x4
 row "espinudp, 4 streams" espinudp_x4
-# shellcheck disable=SC2154
-echo "# espintcp / espinudp: throughput $(ratio "$r_espintcp" "$r_espinudp"), kernel CPU per MB $(ratio "$c_espintcp" "$c_espinudp");" \
-	"4 streams: $(ratio "$r_espintcp_x4" "$r_espinudp_x4"), $(ratio "$c_espintcp_x4" "$c_espinudp_x4")"
-fig ratio.espintcp_espinudp.mbit_s "$(ratio "$r_espintcp" "$r_espinudp")"
-fig ratio.espintcp_espinudp.cpu_ms_per_mb "$(ratio "$c_espintcp" "$c_espinudp")"
-fig ratio.espintcp_espinudp_x4.mbit_s "$(ratio "$r_espintcp_x4" "$r_espinudp_x4")"
-fig ratio.espintcp_espinudp_x4.cpu_ms_per_mb "$(ratio "$c_espintcp_x4" "$c_espinudp_x4")"
+# ESP in TCP against ESP in UDP, round by round: the two transfers of a
+# round ran a few seconds apart, so a drift of the host's speed over the
+# run (which moves a whole round) cancels out of their ratio
+for k in "" _x4; do
+	for col in 1:mbit_s 2:cpu_ms_per_mb; do
+		paired "espintcp$k" "espinudp$k" "${col%%:*}" > /tmp/paired
+		grep -E '^[0-9.]+$' /tmp/paired > /tmp/paired.n || true
+		m='?'
+		[ -s /tmp/paired.n ] && m=$(median < /tmp/paired.n)
+		fig "ratio.espintcp_espinudp$k.${col#*:}" "$m"
+		fig "ratio.espintcp_espinudp$k.rounds_${col#*:}" "$(tr '\n' ' ' < /tmp/paired)"
+	done
+	echo "# espintcp$k / espinudp$k by round: throughput $(paired "espintcp$k" "espinudp$k" 1 | tr '\n' ' ')," \
+		"kernel CPU per MB $(paired "espintcp$k" "espinudp$k" 2 | tr '\n' ' ')"
+done
 fig idle.ike_rtt_avg_ms "$ike_idle_avg"
 fig idle.ike_rtt_max_ms "$ike_idle_max"
 fig idle.ping_avg_ms "$ping_idle_avg"

@@ -79,14 +79,18 @@ shaped_md() {
 }
 
 thru_md() {
-	local udp_r udp_c r c e label
+	local udp_r udp_c r c e label vr vc
 	echo "iperf3 through a tunnel-mode SA on an unshaped veth, $(value thru.seconds) s per transfer,"
 	echo "the encapsulations taking turns, median of $(value thru.rounds) rounds ($when);"
 	echo "CPU: the guest's kernel time (system, irq, softirq) per MB received; the"
-	echo "4-stream rows are compared with ESP in UDP's 4 streams:"
+	echo "4-stream rows are compared with ESP in UDP's 4 streams; ESP in TCP's ratios"
+	echo "are the medians of each round's ratio (the two transfers of a round ran"
+	echo "seconds apart, so the host's drift over the run cancels out). Busiest CPU: the"
+	echo "busy share (user, kernel, interrupts) of the guest CPU that was busiest"
+	echo "during the transfer, and the mean over its CPUs (medians):"
 	echo
-	echo "| encapsulation | Mbit/s | vs. ESP in UDP | CPU ms/MB | vs. ESP in UDP | each round (Mbit/s) |"
-	echo "|---|---|---|---|---|---|"
+	echo "| encapsulation | Mbit/s | vs. ESP in UDP | CPU ms/MB | vs. ESP in UDP | busiest CPU, mean | each round (Mbit/s) |"
+	echo "|---|---|---|---|---|---|---|"
 	udp_r=$(value thru.espinudp.mbit_s) udp_c=$(value thru.espinudp.cpu_ms_per_mb)
 	for e in espintcp espinudp none espintcp_x4 espinudp_x4; do
 		case $e in
@@ -99,9 +103,19 @@ thru_md() {
 		esac
 		r=$(value "thru.$e.mbit_s") c=$(value "thru.$e.cpu_ms_per_mb")
 		[ -n "$r" ] || continue
-		echo "| $label | $(or_dash "$r") | $(ratio "$r" "$udp_r") | $(or_dash "$c") |" \
-			"$(ratio "$c" "$udp_c") | $(series "thru.$e.rounds_mbit_s" | tr '\n' ' ')|"
+		vr=$(ratio "$r" "$udp_r") vc=$(ratio "$c" "$udp_c")
+		case $e in espintcp*)	# round by round, as the bench compares them
+			vr=$(value "ratio.${e%_x4}_espinudp${e#espintcp}.mbit_s")
+			vc=$(value "ratio.${e%_x4}_espinudp${e#espintcp}.cpu_ms_per_mb") ;;
+		esac
+		echo "| $label | $(or_dash "$r") | $(or_dash "$vr") | $(or_dash "$c") |" \
+			"$(or_dash "$vc") | $(or_dash "$(value "thru.$e.busiest_cpu_pct")")%," \
+			"$(or_dash "$(value "thru.$e.mean_cpu_pct")")% |" \
+			"$(series "thru.$e.rounds_mbit_s" | tr '\n' ' ')|"
 	done
+	echo
+	echo "ESP in TCP / ESP in UDP, throughput in each round: $(series ratio.espintcp_espinudp.rounds_mbit_s | tr '\n' ' ')"
+	echo "(4 streams: $(series ratio.espintcp_espinudp_x4.rounds_mbit_s | tr '\n' ' ' | sed 's/ $//'))."
 	echo
 	echo "Idle: IKE round trip $(value idle.ike_rtt_avg_ms) ms avg ($(value idle.ike_rtt_max_ms) max),"
 	echo "ping $(value idle.ping_avg_ms) ms avg ($(value idle.ping_max_ms) max). ESP frames per"
