@@ -75,12 +75,28 @@ tunnel() { # CPORT SPORT [ENCAP: espintcp (default), espinudp, none]
 # arrive through the queue their hash picks. A veth queues each packet on
 # the backlog of the CPU that sent it, so a flow sent from both CPUs comes
 # out of order, and the outer connection is such a flow: ESP enters it on
-# whichever CPU encrypted it. RPS on both veth ends, over every CPU, hashes
-# each flow to one CPU, as a NIC's RSS does, for every encapsulation alike.
+# whichever CPU encrypted it. So the veths steer what they receive (RPS):
+# each end to a CPU of its own, the client's to CPU 0 and the server's to
+# CPU 1, as two hosts whose one tunnel flow arrives on one queue each.
+#
+# Not over every CPU by hash: a veth keeps the hash the sender's socket
+# gave the packet, and xfrm keeps the inner packet's through encryption,
+# so ESP in UDP and plain ESP would be spread by the inner flow, and 4
+# inner streams decrypted on two CPUs at once, where a NIC hashes the one
+# outer address and port pair of the SA to one queue. ESP in TCP, one
+# outer connection, could not be spread. bench_rps=all does that, to
+# compare.
+BENCH_RPS=$(sed -n 's/.* bench_rps=\([a-z]*\).*/\1/p' /proc/cmdline)
 bench_topo_up() {
 	topo_up
-	mask=$(printf '%x' $(((1 << $(nproc)) - 1)))
 	for ns in cli srv; do
+		if [ "$BENCH_RPS" = all ]; then
+			mask=$(printf '%x' $(((1 << $(nproc)) - 1)))
+		elif [ "$ns" = cli ] || [ "$(nproc)" = 1 ]; then
+			mask=1
+		else
+			mask=2
+		fi
 		ip netns exec "$ns" sh -c \
 			"echo $mask > /sys/class/net/veth0/queues/rx-0/rps_cpus"
 	done
