@@ -325,6 +325,11 @@ thru() {
 			echo "# outer connection, $name, first round: ${frames:-?} ESP frames out" \
 				"(${drops:-?} dropped, queue full) in $segs data segments," \
 				"$segs_in segments in, ${dsacks:-0} DSACKs"
+			# what held the sender back, in TCP's own words
+			# (ss shows the *_limited times only when not 0)
+			echo "# outer connection, $name, first round, ss:$(grep -oE \
+				' (rtt|cwnd|busy|rwnd_limited|sndbuf_limited|unacked|notsent):[^ ]*| pacing_rate [^ ]*' \
+				/tmp/ss.out | tr -d '\n')"
 		fi
 	fi
 	exec 4>&-
