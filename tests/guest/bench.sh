@@ -204,6 +204,21 @@ fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else print "?" }'; }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
+# paired A B COLUMN: for files of one line per round, A's figure over B's,
+# one ratio per round. Transfers that take turns ran seconds apart, so a
+# drift of the host's speed over the run (which under TCG moves a whole
+# round) cancels out of their ratio, not out of a ratio of two medians.
+paired() {
+	[ -s "$1" ] && [ -s "$2" ] || return 0
+	cut -d' ' -f"$3" "$1" > /tmp/paired.a
+	cut -d' ' -f"$3" "$2" | paste -d' ' /tmp/paired.a - |
+		while read -r a b; do ratio "$a" "$b"; echo; done
+}
+# paired_median A B COLUMN: the median of those ratios, ? if there is none
+paired_median() {
+	paired "$@" | grep -E '^[0-9.]+$' > /tmp/paired.n || true
+	if [ -s /tmp/paired.n ]; then median < /tmp/paired.n; else echo '?'; fi
+}
 
 # --- unshaped: idle round trips, and throughput by encapsulation ----------
 # bench_rounds=N: how many times the transfers that are compared take turns
@@ -376,13 +391,6 @@ for e in $ENCAPS; do
 	eval "b_$e=\$(cut -d' ' -f3 /tmp/thru.$e | median)"
 	eval "m_$e=\$(cut -d' ' -f4 /tmp/thru.$e | median)"
 done
-# paired A B COLUMN: A's figure over B's, one ratio per round of the two
-paired() {
-	[ -s "/tmp/thru.$1" ] && [ -s "/tmp/thru.$2" ] || return 0
-	cut -d' ' -f"$3" "/tmp/thru.$1" > /tmp/paired.a
-	cut -d' ' -f"$3" "/tmp/thru.$2" | paste -d' ' /tmp/paired.a - |
-		while read -r a b; do ratio "$a" "$b"; echo; done
-}
 # shellcheck disable=SC2154 # r, c and all: set by the eval
 row() { # LABEL ENCAP
 	case " $ENCAPS " in *" $2 "*) ;; *) return 0 ;; esac
@@ -407,20 +415,16 @@ row "espinudp (UDP)" espinudp
 row "none (plain ESP)" none
 row "espintcp, 4 streams" espintcp_x4
 row "espinudp, 4 streams" espinudp_x4
-# ESP in TCP against ESP in UDP, round by round: the two transfers of a
-# round ran a few seconds apart, so a drift of the host's speed over the
-# run (which moves a whole round) cancels out of their ratio
+# ESP in TCP against ESP in UDP, round by round (paired)
 for k in "" _x4; do
+	a=/tmp/thru.espintcp$k b=/tmp/thru.espinudp$k
 	for col in 1:mbit_s 2:cpu_ms_per_mb; do
-		paired "espintcp$k" "espinudp$k" "${col%%:*}" > /tmp/paired
-		grep -E '^[0-9.]+$' /tmp/paired > /tmp/paired.n || true
-		m='?'
-		[ -s /tmp/paired.n ] && m=$(median < /tmp/paired.n)
-		fig "ratio.espintcp_espinudp$k.${col#*:}" "$m"
-		fig "ratio.espintcp_espinudp$k.rounds_${col#*:}" "$(tr '\n' ' ' < /tmp/paired)"
+		fig "ratio.espintcp_espinudp$k.${col#*:}" "$(paired_median "$a" "$b" "${col%%:*}")"
+		fig "ratio.espintcp_espinudp$k.rounds_${col#*:}" "$(paired "$a" "$b" "${col%%:*}" | tr '\n' ' ')"
 	done
-	echo "# espintcp$k / espinudp$k by round: throughput $(paired "espintcp$k" "espinudp$k" 1 | tr '\n' ' ')," \
-		"kernel CPU per MB $(paired "espintcp$k" "espinudp$k" 2 | tr '\n' ' ')"
+	[ -s "$a" ] && [ -s "$b" ] || continue
+	echo "# espintcp$k / espinudp$k by round: throughput $(paired "$a" "$b" 1 | tr '\n' ' ')," \
+		"kernel CPU per MB $(paired "$a" "$b" 2 | tr '\n' ' ')"
 done
 fig idle.ike_rtt_avg_ms "$ike_idle_avg"
 fig idle.ike_rtt_max_ms "$ike_idle_max"
@@ -670,7 +674,7 @@ echo "#   an SA pair at each end: $sa kB more per connection; $((4 * CONNS)) sta
 	"$n_states lines in cli's espintcp_states"
 echo "#   $ACTIVE of them active (random, seed $seed): a policy pair each, $pol kB; 10 datagrams each," \
 	"$rx of $((10 * ACTIVE)) received as ESP in the stream, then $act kB more per active connection"
-echo "#   one tunnel's iperf3, with 1 SA pair: $r1 Mbit/s, $c1 cpu_ms/MB; with $((CONNS + 1)): $rN Mbit/s, $cN cpu_ms/MB; ratio $(ratio "$rN" "$r1")"
+echo "#   one tunnel's iperf3, with 1 SA pair: $r1 Mbit/s, $c1 cpu_ms/MB; with $((CONNS + 1)): $rN Mbit/s, $cN cpu_ms/MB; ratio by round $(paired /tmp/scaleN /tmp/scale1 1 | tr '\n' ' ')(median $(paired_median /tmp/scaleN /tmp/scale1 1))"
 echo "#   teardown (state flush, $((2 * CONNS)) sockets closed): $t_down ms; $left states left; module unloaded: $unloaded;" \
 	"slab $((s_end - s0)) kB from the start"
 fig scale.conns "$CONNS"
@@ -692,7 +696,8 @@ fig scale.mbit_s_1 "$r1"
 fig scale.mbit_s_n "$rN"
 fig scale.cpu_ms_per_mb_1 "$c1"
 fig scale.cpu_ms_per_mb_n "$cN"
-fig scale.ratio_n_1 "$(ratio "$rN" "$r1")"
+fig scale.ratio_n_1 "$(paired_median /tmp/scaleN /tmp/scale1 1)"
+fig scale.rounds_ratio_n_1 "$(paired /tmp/scaleN /tmp/scale1 1 | tr '\n' ' ')"
 fig scale.slab_kb_left "$((s_end - s0))"
 fig scale.states_left "$left"
 fi

@@ -178,7 +178,7 @@ label() { # ENCAP
 }
 
 scale_md() {
-	local n
+	local n rounds
 	n=$(value scale.conns)
 	echo "$n espintcp connections on one server, both ends in the guest, each with"
 	echo "an SA pair at each end (slab kB from /proc/meminfo, per connection; $when):"
@@ -193,7 +193,8 @@ scale_md() {
 	echo "| states flushed, $((2 * n)) sockets closed | $(value scale.teardown_ms) ms |"
 	echo "| one tunnel's iperf3, 1 SA pair (median of $(value scale.rounds) rounds, taking turns with the next) | $(value scale.mbit_s_1) Mbit/s, $(value scale.cpu_ms_per_mb_1) CPU ms/MB |"
 	echo "| the same with $((n + 1)) SA pairs | $(value scale.mbit_s_n) Mbit/s, $(value scale.cpu_ms_per_mb_n) CPU ms/MB |"
-	echo "| throughput, $((n + 1)) SA pairs vs. 1 | $(value scale.ratio_n_1) |"
+	rounds=$(series scale.rounds_ratio_n_1 | tr '\n' ' ' | sed 's/ $//')
+	echo "| throughput, $((n + 1)) SA pairs vs. 1 (median of each round's ratio) | $(value scale.ratio_n_1)${rounds:+ ($rounds)} |"
 	echo "| after teardown: states left, module unloaded | $(value scale.states_left), $(value scale.unloaded) |"
 	echo "| slab after teardown, from the start | $(value scale.slab_kb_left) kB |"
 	if [ -n "$(value scale.active)" ]; then
