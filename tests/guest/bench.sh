@@ -418,13 +418,14 @@ row "espinudp, 4 streams" espinudp_x4
 # ESP in TCP against ESP in UDP, round by round (paired)
 for k in "" _x4; do
 	a=/tmp/thru.espintcp$k b=/tmp/thru.espinudp$k
-	for col in 1:mbit_s 2:cpu_ms_per_mb; do
-		fig "ratio.espintcp_espinudp$k.${col#*:}" "$(paired_median "$a" "$b" "${col%%:*}")"
-		fig "ratio.espintcp_espinudp$k.rounds_${col#*:}" "$(paired "$a" "$b" "${col%%:*}" | tr '\n' ' ')"
-	done
-	[ -s "$a" ] && [ -s "$b" ] || continue
-	echo "# espintcp$k / espinudp$k by round: throughput $(paired "$a" "$b" 1 | tr '\n' ' ')," \
-		"kernel CPU per MB $(paired "$a" "$b" 2 | tr '\n' ' ')"
+	by_rate=$(paired "$a" "$b" 1 | tr '\n' ' ')
+	by_cost=$(paired "$a" "$b" 2 | tr '\n' ' ')
+	fig "ratio.espintcp_espinudp$k.mbit_s" "$(paired_median "$a" "$b" 1)"
+	fig "ratio.espintcp_espinudp$k.rounds_mbit_s" "$by_rate"
+	fig "ratio.espintcp_espinudp$k.cpu_ms_per_mb" "$(paired_median "$a" "$b" 2)"
+	fig "ratio.espintcp_espinudp$k.rounds_cpu_ms_per_mb" "$by_cost"
+	[ -z "$by_rate" ] ||
+		echo "# espintcp$k / espinudp$k by round: throughput $by_rate, kernel CPU per MB $by_cost"
 done
 fig idle.ike_rtt_avg_ms "$ike_idle_avg"
 fig idle.ike_rtt_max_ms "$ike_idle_max"
@@ -614,6 +615,8 @@ while [ "$r" -le "$ROUNDS" ]; do
 	fi
 	r=$((r + 1))
 done
+scale_rounds=$(paired /tmp/scaleN /tmp/scale1 1 | tr '\n' ' ')
+scale_ratio=$(paired_median /tmp/scaleN /tmp/scale1 1)
 r1=$(cut -d' ' -f1 /tmp/scale1 | median) c1=$(cut -d' ' -f2 /tmp/scale1 | median)
 rN=$(cut -d' ' -f1 /tmp/scaleN | median) cN=$(cut -d' ' -f2 /tmp/scaleN | median)
 echo "# one tunnel, Mbit/s and CPU ms/MB by round: 1 SA pair: $(tr '\n' ' ' < /tmp/scale1| sed 's/ $//');" \
@@ -674,7 +677,7 @@ echo "#   an SA pair at each end: $sa kB more per connection; $((4 * CONNS)) sta
 	"$n_states lines in cli's espintcp_states"
 echo "#   $ACTIVE of them active (random, seed $seed): a policy pair each, $pol kB; 10 datagrams each," \
 	"$rx of $((10 * ACTIVE)) received as ESP in the stream, then $act kB more per active connection"
-echo "#   one tunnel's iperf3, with 1 SA pair: $r1 Mbit/s, $c1 cpu_ms/MB; with $((CONNS + 1)): $rN Mbit/s, $cN cpu_ms/MB; ratio by round $(paired /tmp/scaleN /tmp/scale1 1 | tr '\n' ' ')(median $(paired_median /tmp/scaleN /tmp/scale1 1))"
+echo "#   one tunnel's iperf3, with 1 SA pair: $r1 Mbit/s, $c1 cpu_ms/MB; with $((CONNS + 1)): $rN Mbit/s, $cN cpu_ms/MB; ratio by round $scale_rounds(median $scale_ratio)"
 echo "#   teardown (state flush, $((2 * CONNS)) sockets closed): $t_down ms; $left states left; module unloaded: $unloaded;" \
 	"slab $((s_end - s0)) kB from the start"
 fig scale.conns "$CONNS"
@@ -696,8 +699,8 @@ fig scale.mbit_s_1 "$r1"
 fig scale.mbit_s_n "$rN"
 fig scale.cpu_ms_per_mb_1 "$c1"
 fig scale.cpu_ms_per_mb_n "$cN"
-fig scale.ratio_n_1 "$(paired_median /tmp/scaleN /tmp/scale1 1)"
-fig scale.rounds_ratio_n_1 "$(paired /tmp/scaleN /tmp/scale1 1 | tr '\n' ' ')"
+fig scale.ratio_n_1 "$scale_ratio"
+fig scale.rounds_ratio_n_1 "$scale_rounds"
 fig scale.slab_kb_left "$((s_end - s0))"
 fig scale.states_left "$left"
 fi

@@ -103,10 +103,11 @@ thru_md() {
 		esac
 		r=$(value "thru.$e.mbit_s") c=$(value "thru.$e.cpu_ms_per_mb")
 		[ -n "$r" ] || continue
-		vr=$(ratio "$r" "$udp_r") vc=$(ratio "$c" "$udp_c")
-		case $e in espintcp*)	# round by round, as the bench compares them
+		case $e in
+		espintcp*)	# round by round, as the bench compares them
 			vr=$(value "ratio.${e%_x4}_espinudp${e#espintcp}.mbit_s")
 			vc=$(value "ratio.${e%_x4}_espinudp${e#espintcp}.cpu_ms_per_mb") ;;
+		*)	vr=$(ratio "$r" "$udp_r") vc=$(ratio "$c" "$udp_c") ;;
 		esac
 		echo "| $label | $(or_dash "$r") | $(or_dash "$vr") | $(or_dash "$c") |" \
 			"$(or_dash "$vc") | $(or_dash "$(value "thru.$e.busiest_cpu_pct")")%," \
