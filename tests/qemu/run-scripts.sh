@@ -16,7 +16,7 @@ NO_SETUP=1 setup
 build_tests || die "make tests failed"
 # as make check: sid's Release file on this mirror is past its date
 export ALLOW_EXPIRED=${ALLOW_EXPIRED:-1}
-suite=$(awk -v k="$k" '$2 == k { print $1 }' "$BUILD/releases" 2>/dev/null)
+suite=$(awk -v k="$k" '$2 == k { print $1 }' "$BUILD/releases" 2>/dev/null || true)
 if [ -n "$suite" ]; then
 	"$root/tests/host/release-build.sh" "$suite" > /dev/null ||
 		die "building espintcp.ko in the $suite chroot failed"
