@@ -94,10 +94,12 @@ enum espintcp_stat {
 	ESPINTCP_RX_DROP_NODEV,
 	ESPINTCP_RX_DROP_TOO_LONG,
 	ESPINTCP_RX_DROP_NOT_TCP_STATE,
+	ESPINTCP_RX_DROP_OTHER_PEER,
 	ESPINTCP_RX_STREAM_ERRORS,
 	ESPINTCP_TX_DROP_ERROR,
 	ESPINTCP_TX_DROP_NOSOCK,
 	ESPINTCP_TX_DROP_QUEUE_FULL,
+	ESPINTCP_TX_DROP_GUARD,
 	ESPINTCP_NR_STATS
 };
 
@@ -105,21 +107,26 @@ void espintcp_stat_add(const struct sock *sk, enum espintcp_stat stat,
 		       unsigned long n);
 void espintcp_net_stat_add(struct net *net, enum espintcp_stat stat,
 			   unsigned long n);
-void espintcp_net_states_add(struct net *net, long n);
-bool espintcp_net_has_states(struct net *net);
 int espintcp_stats_net_init(struct net *net);
 void espintcp_stats_net_exit(struct net *net);
+void espintcp_stats_net_free(struct net *net);
+
+#define ESPINTCP_SPI_BUCKETS	64
 
 /*
  * main.c: the module's per-netns data. The counters are per CPU: the data
- * path bumps them for every frame. The gauge of TCP states is read for
- * every packet at LOCAL_OUT and changes only with the states, so it is
- * one atomic.
+ * path bumps them for every frame; they go (NULL) before xfrm's own exit
+ * destroys the netns's last TCP states. The TCP states' SPIs (spi.c) are
+ * looked up for every UDP and ESP packet at LOCAL_OUT while there are any,
+ * and change only with the states; so does the gauge of TCP states.
  */
 struct espintcp_mib;
 struct espintcp_net {
 	struct espintcp_mib __percpu *mib;
+	struct espintcp_mib __percpu *dead_mib;
 	atomic_long_t tcp_states;
+	spinlock_t spi_lock;		/* writers of spis; readers use RCU */
+	struct hlist_head spis[ESPINTCP_SPI_BUCKETS];
 };
 
 extern unsigned int espintcp_net_id;
@@ -151,9 +158,19 @@ static inline bool espintcp_is_tcp_state(const struct xfrm_state *x)
 int espintcp_xfrm_init(void);
 void espintcp_xfrm_start(void);
 void espintcp_xfrm_exit(void);
+void espintcp_xfrm_flush_puts(void);
 int espintcp_init_state(struct xfrm_state *x, struct netlink_ext_ack *extack);
 int espintcp_xfrm_net_init(struct net *net);
 void espintcp_xfrm_net_exit(struct net *net);
+
+/* spi.c: the SPIs of each netns's TCP states */
+int espintcp_spi_add(struct xfrm_state *x);
+void espintcp_spi_del(struct xfrm_state *x);
+bool espintcp_spi_guarded(struct net *net, __be32 spi,
+			  const xfrm_address_t *daddr, unsigned short family);
+bool espintcp_spi_is_tcp(struct net *net, __be32 spi);
+bool espintcp_net_has_states(struct net *net);
+void espintcp_spi_net_init(struct net *net);
 
 /* input.c: ESP from the stream into xfrm */
 void espintcp_esp_rcv(struct espintcp_sock *esk, struct sk_buff *skb,
@@ -165,6 +182,9 @@ bool espintcp_input_owns(const struct sk_buff *skb);
 /* output.c: ESP from xfrm diverted into the TCP connection */
 void espintcp_output_divert(struct xfrm_state *x, struct sk_buff *skb,
 			    unsigned int off);
+int espintcp_output_tag(struct xfrm_state *x, struct sk_buff *skb);
+void espintcp_output_untag(struct sk_buff *skb);
+void espintcp_output_init(void);
 int espintcp_output_net_init(struct net *net);
 void espintcp_output_net_exit(struct net *net);
 

@@ -28,6 +28,7 @@ static int __net_init espintcp_net_init(struct net *net)
 {
 	int err;
 
+	espintcp_spi_net_init(net);
 	err = espintcp_stats_net_init(net);
 	if (err)
 		return err;
@@ -43,6 +44,7 @@ out_xfrm:
 	espintcp_xfrm_net_exit(net);
 out_stats:
 	espintcp_stats_net_exit(net);
+	espintcp_stats_net_free(net);
 	return err;
 }
 
@@ -53,9 +55,20 @@ static void __net_exit espintcp_net_exit(struct net *net)
 	espintcp_stats_net_exit(net);
 }
 
+/* the counters, once the data path cannot be bumping them any more */
+static void __net_exit espintcp_net_exit_batch(struct list_head *net_list)
+{
+	struct net *net;
+
+	synchronize_rcu();
+	list_for_each_entry(net, net_list, exit_list)
+		espintcp_stats_net_free(net);
+}
+
 static struct pernet_operations espintcp_net_ops = {
 	.init = espintcp_net_init,
 	.exit = espintcp_net_exit,
+	.exit_batch = espintcp_net_exit_batch,
 	.id   = &espintcp_net_id,
 	.size = sizeof(struct espintcp_net),
 };
@@ -70,12 +83,15 @@ static void espintcp_wait_callers(void)
 	synchronize_rcu();
 	while (module_refcount(THIS_MODULE) > 1)
 		msleep(20);
+	/* the last puts may have been the work item's: let it return */
+	espintcp_xfrm_flush_puts();
 }
 
 static int __init espintcp_init(void)
 {
 	int err;
 
+	espintcp_output_init();
 	err = register_pernet_subsys(&espintcp_net_ops);
 	if (err)
 		return err;

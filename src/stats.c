@@ -29,32 +29,31 @@ static const char *const espintcp_stat_names[ESPINTCP_NR_STATS] = {
 	[ESPINTCP_RX_DROP_NODEV]	 = "rx_drop_nodev",
 	[ESPINTCP_RX_DROP_TOO_LONG]	 = "rx_drop_too_long",
 	[ESPINTCP_RX_DROP_NOT_TCP_STATE] = "rx_drop_not_tcp_state",
+	[ESPINTCP_RX_DROP_OTHER_PEER]	 = "rx_drop_other_peer",
 	[ESPINTCP_RX_STREAM_ERRORS]	 = "rx_stream_errors",
 	[ESPINTCP_TX_DROP_ERROR]	 = "tx_drop_error",
 	[ESPINTCP_TX_DROP_NOSOCK]	 = "tx_drop_nosock",
 	[ESPINTCP_TX_DROP_QUEUE_FULL]	 = "tx_drop_queue_full",
+	[ESPINTCP_TX_DROP_GUARD]	 = "tx_drop_guard",
 };
 
+/*
+ * From the data path, in softirq or under RCU; a netns's last TCP states
+ * can still be passing packets after its counters are gone (main.c).
+ */
 void espintcp_net_stat_add(struct net *net, enum espintcp_stat stat,
 			   unsigned long n)
 {
-	this_cpu_add(espintcp_net(net)->mib->v[stat], n);
+	struct espintcp_mib __percpu *mib = READ_ONCE(espintcp_net(net)->mib);
+
+	if (likely(mib))
+		this_cpu_add(mib->v[stat], n);
 }
 
 void espintcp_stat_add(const struct sock *sk, enum espintcp_stat stat,
 		       unsigned long n)
 {
 	espintcp_net_stat_add(sock_net(sk), stat, n);
-}
-
-void espintcp_net_states_add(struct net *net, long n)
-{
-	atomic_long_add(n, &espintcp_net(net)->tcp_states);
-}
-
-bool espintcp_net_has_states(struct net *net)
-{
-	return atomic_long_read(&espintcp_net(net)->tcp_states) > 0;
 }
 
 static unsigned long espintcp_stat_sum(const struct espintcp_net *en,
@@ -88,7 +87,8 @@ int espintcp_stats_net_init(struct net *net)
 	en->mib = alloc_percpu(struct espintcp_mib);
 	if (!en->mib)
 		return -ENOMEM;
-	if (!proc_create_net_single("espintcp", 0444, net->proc_net,
+	/* traffic volumes, and an oracle for guessed SPIs: netns root only */
+	if (!proc_create_net_single("espintcp", 0400, net->proc_net,
 				    espintcp_stats_show, NULL)) {
 		free_percpu(en->mib);
 		return -ENOMEM;
@@ -96,8 +96,21 @@ int espintcp_stats_net_init(struct net *net)
 	return 0;
 }
 
+/*
+ * xfrm's pernet exit, which destroys the netns's last TCP states, runs
+ * after this module's: the counters go out of the data path's reach here,
+ * and are freed after a grace period (espintcp_stats_net_free()).
+ */
 void espintcp_stats_net_exit(struct net *net)
 {
+	struct espintcp_net *en = espintcp_net(net);
+
 	remove_proc_entry("espintcp", net->proc_net);
-	free_percpu(espintcp_net(net)->mib);
+	en->dead_mib = en->mib;
+	WRITE_ONCE(en->mib, NULL);
+}
+
+void espintcp_stats_net_free(struct net *net)
+{
+	free_percpu(espintcp_net(net)->dead_mib);
 }

@@ -58,42 +58,27 @@ static struct xfrm_state *espintcp_live_state(struct xfrm_state *x)
 }
 
 /*
- * Under xfrm's state lock, which is taken inside states' own locks
- * elsewhere: @s's encap is read without its lock. A racing update of its
- * ports at worst makes the clone a UDP state.
+ * MIGRATE's clone @x of a TCP state stays a TCP state, whatever encap the
+ * request gave: a dump shows a TCP state's encap as espinudp, and a daemon
+ * that passes it back with new ports means the same TCP state on new
+ * ports. Only the SPI tells the original (spi.c); a UDP state that shares
+ * its SPI with a TCP state thus becomes a TCP state when migrated, and its
+ * ESP is dropped rather than sent as UDP. Without an encap (Linux 7.x
+ * drops it when the request has none) the clone would send raw ESP.
  */
-static int espintcp_origin_match(struct xfrm_state *s, int count, void *ptr)
+static int espintcp_clone_wants_tcp(struct xfrm_state *x,
+				    struct netlink_ext_ack *extack)
 {
-	const struct xfrm_state *x = ptr;
+	bool tcp = x->encap && x->encap->encap_type == TCP_ENCAP_ESPINTCP;
 
-	return s != x && s->id.spi == x->id.spi && espintcp_is_tcp_state(s) &&
-	       s->km.state == XFRM_STATE_VALID &&
-	       READ_ONCE(s->encap->encap_sport) == x->encap->encap_sport &&
-	       READ_ONCE(s->encap->encap_dport) == x->encap->encap_dport;
-}
-
-/*
- * Whether MIGRATE cloned @x, which has an ESP-in-UDP encap, from a TCP
- * state: whether a TCP state has @x's SPI and encap ports, as a clone that
- * inherits its original's encap has. Neither addresses nor mark can say
- * more, for MIGRATE may have changed them already (XFRM_MSG_MIGRATE_STATE
- * of Linux 7.x changes both). A UDP state that shares SPI and both ports
- * with a TCP state thus becomes a TCP state when migrated: its ESP is then
- * dropped, never sent outside a TCP connection. A walk of the netns's ESP
- * states, for MIGRATE only.
- */
-static bool espintcp_cloned_from_tcp(struct xfrm_state *x)
-{
-	struct xfrm_state_walk walk;
-	struct net *net = xs_net(x);
-	int found;
-
-	if (x->encap->encap_type != UDP_ENCAP_ESPINUDP)
-		return false;
-	xfrm_state_walk_init(&walk, IPPROTO_ESP, NULL);
-	found = xfrm_state_walk(net, &walk, espintcp_origin_match, x);
-	xfrm_state_walk_done(&walk, net);
-	return found > 0;
+	if (tcp || !espintcp_spi_is_tcp(xs_net(x), x->id.spi))
+		return tcp;
+	if (!x->encap) {
+		NL_SET_ERR_MSG(extack,
+			       "espintcp: a TCP (espintcp) SA keeps its encapsulation when migrated: give encap espintcp and its ports");
+		return -EINVAL;
+	}
+	return true;
 }
 
 /*
@@ -101,8 +86,8 @@ static bool espintcp_cloned_from_tcp(struct xfrm_state *x)
  * ESP-in-UDP's encap type inside (xfrm.c's header comment), which xfrm
  * would take for a UDP state: upstream's semantics are kept by hand. An
  * update may not change a state's encapsulation (xfrm_state_update()
- * compares the types), and a state MIGRATE clones without being given an
- * encap keeps its original's.
+ * compares the types), and a clone that MIGRATE makes of a TCP state is
+ * a TCP state.
  */
 static int espintcp_wants_tcp(struct xfrm_state *x,
 			      struct netlink_ext_ack *extack)
@@ -111,11 +96,11 @@ static int espintcp_wants_tcp(struct xfrm_state *x,
 	struct xfrm_state *live;
 	int ret = tcp;
 
-	if (!x->encap)
-		return false;
 	/* MIGRATE's clone is valid already; a new or updating state is not */
 	if (x->km.state == XFRM_STATE_VALID)
-		return tcp || espintcp_cloned_from_tcp(x);
+		return espintcp_clone_wants_tcp(x, extack);
+	if (!x->encap)
+		return false;
 
 	live = espintcp_live_state(x);
 	if (live && tcp != espintcp_is_tcp_state(live)) {
@@ -132,6 +117,42 @@ static int espintcp_wants_tcp(struct xfrm_state *x,
 	return ret;
 }
 
+/*
+ * A NIC that took the state over would send and accept its ESP as
+ * ESP-in-UDP, and never ask this module: packet offload builds the whole
+ * packet. xfrm asks for offload only after init_state, and refuses it to
+ * a state with TFC padding ("TFC padding can't be offloaded"). Padding to
+ * one byte pads nothing: every packet has at least one.
+ */
+static void espintcp_no_offload(struct xfrm_state *x)
+{
+	if (!x->tfcpad)
+		x->tfcpad = 1;
+}
+
+/*
+ * A state that is not a TCP state drops the reference xfrm took on this
+ * module for it. Not from init_state itself: the put could let rmmod free
+ * the module's text before init_state has returned through it. A work
+ * item drops them, and exit flushes it (espintcp_xfrm_exit()).
+ */
+static atomic_t espintcp_puts = ATOMIC_INIT(0);
+
+static void espintcp_put_work_fn(struct work_struct *work)
+{
+	int n = atomic_xchg(&espintcp_puts, 0);
+
+	while (n--)
+		module_put(THIS_MODULE);
+}
+
+static DECLARE_WORK(espintcp_put_work, espintcp_put_work_fn);
+
+void espintcp_xfrm_flush_puts(void)
+{
+	flush_work(&espintcp_put_work);
+}
+
 int espintcp_init_state(struct xfrm_state *x, struct netlink_ext_ack *extack)
 {
 	const struct xfrm_type *orig = espintcp_type_of(x->props.family)->orig;
@@ -146,12 +167,16 @@ int espintcp_init_state(struct xfrm_state *x, struct netlink_ext_ack *extack)
 			err = -EAGAIN;
 			goto not_tcp;
 		}
+		err = espintcp_spi_add(x);
+		if (err)
+			goto not_tcp;
 		x->encap->encap_type = UDP_ENCAP_ESPINUDP;
 		err = espintcp_type_init_state(orig, x, extack);
 		if (!err) {
-			espintcp_net_states_add(xs_net(x), 1);
+			espintcp_no_offload(x);
 			return 0;
 		}
+		espintcp_spi_del(x);
 	} else {
 		err = espintcp_type_init_state(orig, x, extack);
 	}
@@ -163,7 +188,8 @@ not_tcp:
 	 */
 	__module_get(orig->owner);
 	x->type = orig;
-	module_put(THIS_MODULE);
+	atomic_inc(&espintcp_puts);
+	schedule_work(&espintcp_put_work);
 	return err;
 }
 
@@ -184,21 +210,23 @@ static int espintcp_state_input(struct xfrm_state *x, struct sk_buff *skb)
  * connection here, before xfrm can send it on; -EINPROGRESS tells xfrm the
  * packet is taken, as upstream's TCP encapsulation does.
  *
- * Asynchronous crypto hands its packets back to xfrm, not to this function:
- * output.c takes them at LOCAL_OUT, where xfrm sends them next. For it to
- * find the state by SPI whatever its mark (VTI, xfrm interfaces), the
- * packet carries the state's own mark from here on: it is going into TCP,
- * where its mark is of no use.
+ * Asynchronous crypto hands its packets back to xfrm, not to this function,
+ * and xfrm sends them on through LOCAL_OUT, where output.c takes them by
+ * the tag put on them here: it names the state, whatever happened to the
+ * state meanwhile. On an error xfrm frees the packet, tag and all.
  */
 static int espintcp_state_output(struct xfrm_state *x, struct sk_buff *skb)
 {
 	int err;
 
-	skb->mark = x->mark.v & x->mark.m;
+	err = espintcp_output_tag(x, skb);
+	if (err)
+		return err;
 	err = espintcp_type_of(x->props.family)->orig->output(x, skb);
 	if (err)
 		return err;
 
+	espintcp_output_untag(skb);
 	espintcp_output_divert(x, skb, skb_transport_offset(skb));
 	return -EINPROGRESS;
 }
@@ -206,7 +234,7 @@ static int espintcp_state_output(struct xfrm_state *x, struct sk_buff *skb)
 /* only TCP states that were set up keep this type */
 static void espintcp_state_destructor(struct xfrm_state *x)
 {
-	espintcp_net_states_add(xs_net(x), -1);
+	espintcp_spi_del(x);
 	espintcp_type_of(x->props.family)->orig->destructor(x);
 }
 
@@ -305,6 +333,7 @@ void espintcp_xfrm_exit(void)
 	WRITE_ONCE(espintcp_xfrm_ready, false);
 	for (i = 0; i < ARRAY_SIZE(espintcp_types); i++)
 		espintcp_unwrap(&espintcp_types[i]);
+	espintcp_xfrm_flush_puts();
 }
 
 static int espintcp_state_show(struct xfrm_state *x, int count, void *ptr)

@@ -12,9 +12,14 @@
  *	buffer is free); then it keeps the socket open until stdin closes and
  *	writes its SIOCOUTQ (the memory its datagrams still hold) to
  *	OUTQ_FILE every 50 ms.
+ *
+ * UDP_BLAST_SPORT=N binds the socket to port N first (a TCP connection's
+ * own port, to pass for its ESP). A failed send prints its errno once:
+ * "error ERRNO_NAME" (e.g. EPERM where a netfilter hook dropped it).
  */
 #define _GNU_SOURCE
 #include <linux/sockios.h>
+#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +50,8 @@ int main(int argc, char **argv)
 {
 	static char buf[65536];
 	struct sockaddr_storage ss;
-	int family, count, size, i, fd, sent = 0;
+	int family, count, size, i, fd, sent = 0, err = 0;
+	const char *sport = getenv("UDP_BLAST_SPORT");
 	uint32_t prefix;
 	socklen_t len;
 
@@ -71,11 +77,27 @@ int main(int argc, char **argv)
 		perror("socket");
 		return 1;
 	}
-	for (i = 0; i < count; i++)
+	if (sport) {
+		struct sockaddr_storage any;
+		socklen_t alen = sockaddr_fill(family, family == AF_INET6 ?
+					       "::" : "0.0.0.0", atoi(sport),
+					       &any);
+
+		if (bind(fd, (struct sockaddr *)&any, alen)) {
+			perror("bind");
+			return 1;
+		}
+	}
+	for (i = 0; i < count; i++) {
 		if (sendto(fd, buf, size, argc >= 8 ? MSG_DONTWAIT : 0,
 			   (struct sockaddr *)&ss, len) == size)
 			sent++;
+		else if (!err)
+			err = errno;
+	}
 	printf("sent %d\n", sent);
+	if (err)
+		printf("error %s\n", err == EPERM ? "EPERM" : strerror(err));
 	fflush(stdout);
 
 	if (argc >= 8) {

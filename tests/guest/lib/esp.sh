@@ -127,3 +127,27 @@ transfer_intact() {
 	echo "sent $(wc -c < /tmp/blob) bytes, received $(wc -c < /tmp/blob.tcp), contents differ or short"
 	return 1
 }
+
+# pcrypt_on: pcrypt in front of rfc4106(gcm(aes)) at the highest priority,
+# so that every ESP request of new states completes asynchronously, on
+# another CPU (TAP lines); sets pcrypt_drv. pcrypt_off removes it once the
+# states that use it are gone (xfrm's GC).
+pcrypt_on() {
+	modprobe crypto_user
+	modprobe pcrypt
+	# asked by name, the kernel answers ENOENT even as it makes the instance
+	/tests/bin/crypto_alg add 'pcrypt(rfc4106(gcm(aes)))' >/dev/null 2>&1 || true
+	pcrypt_drv=$(awk '$1 == "driver" && $3 ~ /^pcrypt\(/ { print $3; exit }' /proc/crypto)
+	check "pcrypt instantiated for rfc4106(gcm(aes)) (${pcrypt_drv:-none})" \
+		test -n "$pcrypt_drv"
+	check_eq "pcrypt given the highest priority" ok \
+		"$(/tests/bin/crypto_alg prio "$pcrypt_drv" 1000 2>&1)"
+	_top=$(awk '$1 == "name" { n = $3 } $1 == "driver" { d = $3 }
+		$1 == "priority" && n == "rfc4106(gcm(aes))" && $3 > p { p = $3; t = d }
+		END { print t }' /proc/crypto)
+	check_eq "new rfc4106(gcm(aes)) states get pcrypt" "$pcrypt_drv" "$_top"
+}
+_pcrypt_del() { /tests/bin/crypto_alg del "$pcrypt_drv"; }
+pcrypt_off() {
+	check_poll "pcrypt removed again" ok _pcrypt_del
+}
