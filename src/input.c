@@ -30,54 +30,37 @@ bool espintcp_input_owns(const struct sk_buff *skb)
 }
 
 /*
- * Whether the ESP in @skb, behind the headers made from its connection,
- * may go to xfrm; or the counter that says why not. ESP from a TCP stream
- * is for TCP states only, as upstream checks. And it is for a TCP state
- * whose peer is the connection's peer: another connection (a local user's
- * over loopback, or any TCP client of a responder) could otherwise replay
- * the state's ESP and have esp4/esp6 report the attacker's address to the
- * IKE daemon as the peer's new mapping (a state with no source address
- * takes any peer). The ports may differ: a client that
- * NAT gave a new port comes back on a new connection, and its mapping
- * change is reported as upstream reports it (upstream checks neither).
+ * ESP from a TCP stream is for TCP states only, as upstream checks; which
+ * connections a TCP state takes ESP from is its input's to say (xfrm.c).
  */
-static enum espintcp_stat espintcp_esp_refused(struct net *net,
-					       struct sk_buff *skb)
+static bool espintcp_for_udp_state(struct net *net, struct sk_buff *skb)
 {
-	const xfrm_address_t *saddr, *daddr;
-	enum espintcp_stat why = ESPINTCP_NR_STATS;
+	const xfrm_address_t *daddr;
 	unsigned short family;
 	struct xfrm_state *x;
 	__be32 spi;
+	bool udp;
 
 	if (skb->protocol == htons(ETH_P_IPV6)) {
 		family = AF_INET6;
-		saddr = (const xfrm_address_t *)&ipv6_hdr(skb)->saddr;
 		daddr = (const xfrm_address_t *)&ipv6_hdr(skb)->daddr;
 	} else {
 		family = AF_INET;
-		saddr = (const xfrm_address_t *)&ip_hdr(skb)->saddr;
 		daddr = (const xfrm_address_t *)&ip_hdr(skb)->daddr;
 	}
 	if (skb_copy_bits(skb, 0, &spi, sizeof(spi)))
-		return why;
+		return false;
 
 	x = xfrm_state_lookup(net, skb->mark, daddr, spi, IPPROTO_ESP, family);
 	if (!x)
-		return why;	/* xfrm counts it: XfrmInNoStates */
+		return false;	/* xfrm counts it: XfrmInNoStates */
 	/*
 	 * A state not yet valid (the SPI of a Child SA being negotiated) is
 	 * xfrm's to drop and count, as for upstream: XfrmAcquireError.
 	 */
-	if (x->km.state == XFRM_STATE_VALID) {
-		if (!espintcp_is_tcp_state(x))
-			why = ESPINTCP_RX_DROP_NOT_TCP_STATE;
-		else if (!xfrm_addr_any(&x->props.saddr, family) &&
-			 !xfrm_addr_equal(&x->props.saddr, saddr, family))
-			why = ESPINTCP_RX_DROP_OTHER_PEER;
-	}
+	udp = x->km.state == XFRM_STATE_VALID && !espintcp_is_tcp_state(x);
 	xfrm_state_put(x);
-	return why;
+	return udp;
 }
 
 /* the connection runs over IPv6, not over IPv4 or v4-mapped addresses */
@@ -275,7 +258,6 @@ void espintcp_esp_rcv(struct espintcp_sock *esk, struct sk_buff *skb,
 	bool ip6 = espintcp_sk_ipv6(sk);
 	struct net *net = sock_net(sk);
 	struct net_device *dev;
-	enum espintcp_stat why;
 	int ifindex;
 
 	if (len > espintcp_esp_max(ip6)) {
@@ -304,9 +286,8 @@ void espintcp_esp_rcv(struct espintcp_sock *esk, struct sk_buff *skb,
 		espintcp_stat_add(sk, ESPINTCP_RX_DROP_NOMEM, 1);
 		goto out;
 	}
-	why = espintcp_esp_refused(net, skb);
-	if (why != ESPINTCP_NR_STATS) {
-		espintcp_stat_add(sk, why, 1);
+	if (espintcp_for_udp_state(net, skb)) {
+		espintcp_stat_add(sk, ESPINTCP_RX_DROP_NOT_TCP_STATE, 1);
 		kfree_skb(skb);
 		goto out;
 	}

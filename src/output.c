@@ -19,10 +19,13 @@
  * updated to other ports, migrated). Nothing is recognised by looking a
  * state up again, which can miss.
  *
- * The same hook drops every other UDP datagram and ESP packet that carries
- * the SPI of a live TCP state to its destination (spi.c), whoever built
- * it: a state that xfrm turned into a UDP one behind the module's back,
- * a datagram passed through IPComp or AH, a user's imitation.
+ * The same hook drops every other UDP datagram and ESP packet that xfrm
+ * transformed and that carries the SPI of a live TCP state to its
+ * destination (spi.c): a state that xfrm turned into a UDP one behind the
+ * module's back, a user's datagram that an IPComp or AH state passed on.
+ * Silently, and what xfrm did not transform is not looked at: a user must
+ * not learn from an error which SPIs are in use, nor a peer choose an SPI
+ * that would stop other traffic to it.
  */
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
@@ -155,7 +158,7 @@ static struct xfrm_state *espintcp_tagged(struct sk_buff *skb)
 		return NULL;
 	x = sp->xvec[0];
 	seal = (u64)sp->ovec[0].seq.hi << 32 | sp->ovec[0].seq.low;
-	if (seal != espintcp_tag_seal(x))
+	if (seal != espintcp_tag_seal(x) || !espintcp_is_tcp_state(x))
 		return NULL;
 	xfrm_state_hold(x);
 	secpath_reset(skb);
@@ -193,10 +196,10 @@ static unsigned int espintcp_divert_tagged(struct xfrm_state *x,
 }
 
 /*
- * The guard, for an untagged packet with transport protocol @proto at
- * @off: UDP or ESP that carries a TCP state's SPI to @daddr does not
- * leave. A packet that xfrm is still to transform (dst->xfrm) is looked at
- * again once it has been.
+ * The guard, for an untagged packet that xfrm transformed, with transport
+ * protocol @proto at @off: UDP or ESP that carries a TCP state's SPI to
+ * @daddr does not leave. A packet that xfrm is still to transform
+ * (dst->xfrm) is looked at again once it has been.
  */
 static unsigned int espintcp_guard(struct net *net, struct sk_buff *skb,
 				   u8 proto, unsigned int off,
@@ -218,7 +221,8 @@ static unsigned int espintcp_guard(struct net *net, struct sk_buff *skb,
 	if (!spi || !*spi || !espintcp_spi_guarded(net, *spi, daddr, family))
 		return NF_ACCEPT;
 	espintcp_net_stat_add(net, ESPINTCP_TX_DROP_GUARD, 1);
-	return NF_DROP;
+	kfree_skb(skb);
+	return NF_STOLEN;
 }
 
 static unsigned int espintcp_out4(void *priv, struct sk_buff *skb,
@@ -233,7 +237,8 @@ static unsigned int espintcp_out4(void *priv, struct sk_buff *skb,
 					      iph->protocol == IPPROTO_UDP &&
 					      !ip_is_fragment(iph) ? off : 0);
 	/* what follows the first fragment has no header to look at */
-	if (!espintcp_net_has_states(state->net) ||
+	if (!(IPCB(skb)->flags & IPSKB_XFRM_TRANSFORMED) ||
+	    !espintcp_net_has_states(state->net) ||
 	    (iph->frag_off & htons(IP_OFFSET)))
 		return NF_ACCEPT;
 	return espintcp_guard(state->net, skb, iph->protocol, off,
@@ -249,7 +254,8 @@ static unsigned int espintcp_out6(void *priv, struct sk_buff *skb,
 	__be16 frag_off;
 	int off;
 
-	if (!x && !espintcp_net_has_states(state->net))
+	if (!x && (!(IP6CB(skb)->flags & IP6SKB_XFRM_TRANSFORMED) ||
+		   !espintcp_net_has_states(state->net)))
 		return NF_ACCEPT;
 	off = ipv6_skip_exthdr(skb, skb_network_offset(skb) + sizeof(*ip6h),
 			       &nexthdr, &frag_off);

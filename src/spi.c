@@ -25,6 +25,11 @@ struct espintcp_spi {
 	xfrm_address_t daddr;
 	__be32 spi;
 	unsigned short family;
+	/*
+	 * A MIGRATE clone: some kernels (6.1) give it its new addresses only
+	 * after init_state, so its SPI is guarded to any address.
+	 */
+	bool any_daddr;
 	struct rcu_head rcu;
 };
 
@@ -41,13 +46,14 @@ int espintcp_spi_add(struct xfrm_state *x)
 	struct espintcp_net *en = espintcp_net(xs_net(x));
 	struct espintcp_spi *e;
 
-	e = kzalloc(sizeof(*e), GFP_KERNEL);
+	e = kzalloc(sizeof(*e), GFP_KERNEL_ACCOUNT);
 	if (!e)
 		return -ENOMEM;
 	e->x = x;
 	e->daddr = x->id.daddr;
 	e->spi = x->id.spi;
 	e->family = x->props.family;
+	e->any_daddr = x->km.state == XFRM_STATE_VALID;
 
 	spin_lock_bh(&en->spi_lock);
 	hlist_add_head_rcu(&e->node, espintcp_spi_bucket(en, e->spi));
@@ -86,7 +92,7 @@ bool espintcp_spi_guarded(struct net *net, __be32 spi,
 
 	hlist_for_each_entry_rcu(e, espintcp_spi_bucket(en, spi), node)
 		if (e->spi == spi && e->family == family &&
-		    xfrm_addr_equal(&e->daddr, daddr, family))
+		    (e->any_daddr || xfrm_addr_equal(&e->daddr, daddr, family)))
 			return true;
 	return false;
 }

@@ -122,19 +122,26 @@ static int espintcp_wants_tcp(struct xfrm_state *x,
  * ESP-in-UDP, and never ask this module: packet offload builds the whole
  * packet. xfrm asks for offload only after init_state, and refuses it to
  * a state with TFC padding ("TFC padding can't be offloaded"). Padding to
- * one byte pads nothing: every packet has at least one.
+ * one byte pads nothing: every packet has at least one. Kernels without
+ * packet offload refuse to offload any encapsulated state themselves, and
+ * a state keeps no tfcpad there (a dump could not be added back in
+ * transport mode, where netlink refuses tfcpad).
  */
 static void espintcp_no_offload(struct xfrm_state *x)
 {
+#ifdef HAVE_XFRM_DEV_OFFLOAD_PACKET
 	if (!x->tfcpad)
 		x->tfcpad = 1;
+#endif
 }
 
 /*
  * A state that is not a TCP state drops the reference xfrm took on this
  * module for it. Not from init_state itself: the put could let rmmod free
  * the module's text before init_state has returned through it. A work
- * item drops them, and exit flushes it (espintcp_xfrm_exit()).
+ * item drops them once every task that counted one has been through a
+ * voluntary context switch, which none makes in init_state after it
+ * counted; exit flushes the work item (espintcp_xfrm_exit()).
  */
 static atomic_t espintcp_puts = ATOMIC_INIT(0);
 
@@ -142,6 +149,7 @@ static void espintcp_put_work_fn(struct work_struct *work)
 {
 	int n = atomic_xchg(&espintcp_puts, 0);
 
+	synchronize_rcu_tasks();
 	while (n--)
 		module_put(THIS_MODULE);
 }
@@ -197,11 +205,30 @@ not_tcp:
  * A TCP state takes ESP from its TCP stream only: the ports and the
  * encap type it shows are those of UDP, so a datagram sent to them
  * would otherwise pass. (Upstream rejects it for its encap type.)
+ *
+ * And from a connection with its peer only: another one (a local user's
+ * over loopback, or any TCP client of a responder) could otherwise replay
+ * the state's ESP, and have esp4/esp6 report the sender's address to the
+ * IKE daemon as the peer's new mapping. The ports may differ: NAT gives a
+ * client that comes back on a new connection a new port, and that mapping
+ * change is reported as upstream reports it. (Upstream checks neither.) A
+ * state with no source address takes any peer.
  */
 static int espintcp_state_input(struct xfrm_state *x, struct sk_buff *skb)
 {
+	const xfrm_address_t *saddr;
+
 	if (!espintcp_input_owns(skb))
 		return -EINVAL;
+	if (x->props.family == AF_INET6)
+		saddr = (const xfrm_address_t *)&ipv6_hdr(skb)->saddr;
+	else
+		saddr = (const xfrm_address_t *)&ip_hdr(skb)->saddr;
+	if (!xfrm_addr_any(&x->props.saddr, x->props.family) &&
+	    !xfrm_addr_equal(&x->props.saddr, saddr, x->props.family)) {
+		espintcp_net_stat_add(xs_net(x), ESPINTCP_RX_DROP_OTHER_PEER, 1);
+		return -EINVAL;
+	}
 	return espintcp_type_of(x->props.family)->orig->input(x, skb);
 }
 

@@ -92,14 +92,16 @@ thru_md() {
 	echo "| encapsulation | Mbit/s | vs. ESP in UDP | CPU ms/MB | vs. ESP in UDP | busiest CPU, mean | each round (Mbit/s) |"
 	echo "|---|---|---|---|---|---|---|"
 	udp_r=$(value thru.espinudp.mbit_s) udp_c=$(value thru.espinudp.cpu_ms_per_mb)
-	for e in espintcp espinudp none espintcp_x4 espinudp_x4; do
+	for e in espintcp espinudp none espintcp_x4 espinudp_x4 espinudp_guarded; do
 		case $e in
 		espintcp) label="ESP in TCP (this module)" ;;
 		espinudp) label="ESP in UDP" ;;
 		none) label="plain ESP" ;;
 		espintcp_x4) label="ESP in TCP, 4 streams"
 			udp_r=$(value thru.espinudp_x4.mbit_s) udp_c=$(value thru.espinudp_x4.cpu_ms_per_mb) ;;
-		*) label="ESP in UDP, 4 streams" ;;
+		espinudp_x4) label="ESP in UDP, 4 streams" ;;
+		*) label="ESP in UDP, the module's egress guard on (a TCP state present)"
+			udp_r=$(value thru.espinudp.mbit_s) udp_c=$(value thru.espinudp.cpu_ms_per_mb) ;;
 		esac
 		r=$(value "thru.$e.mbit_s") c=$(value "thru.$e.cpu_ms_per_mb")
 		[ -n "$r" ] || continue
@@ -107,6 +109,9 @@ thru_md() {
 		espintcp*)	# round by round, as the bench compares them
 			vr=$(value "ratio.${e%_x4}_espinudp${e#espintcp}.mbit_s")
 			vc=$(value "ratio.${e%_x4}_espinudp${e#espintcp}.cpu_ms_per_mb") ;;
+		espinudp_guarded)
+			vr=$(value ratio.espinudp_guarded_espinudp.mbit_s)
+			vc=$(value ratio.espinudp_guarded_espinudp.cpu_ms_per_mb) ;;
 		*)	vr=$(ratio "$r" "$udp_r") vc=$(ratio "$c" "$udp_c") ;;
 		esac
 		echo "| $label | $(or_dash "$r") | $(or_dash "$vr") | $(or_dash "$c") |" \
@@ -117,6 +122,12 @@ thru_md() {
 	echo
 	echo "ESP in TCP / ESP in UDP, throughput in each round: $(series ratio.espintcp_espinudp.rounds_mbit_s | tr '\n' ' ')"
 	echo "(4 streams: $(series ratio.espintcp_espinudp_x4.rounds_mbit_s | tr '\n' ' ' | sed 's/ $//'))."
+	if [ -n "$(value ratio.espinudp_guarded_espinudp.mbit_s)" ]; then
+		echo
+		echo "The egress guard's cost, ESP in UDP with it on / off, in each round:"
+		echo "throughput $(series ratio.espinudp_guarded_espinudp.rounds_mbit_s | tr '\n' ' ')"
+		echo "CPU per MB $(series ratio.espinudp_guarded_espinudp.rounds_cpu_ms_per_mb | tr '\n' ' ' | sed 's/ $//')."
+	fi
 	echo
 	echo "Idle: IKE round trip $(value idle.ike_rtt_avg_ms) ms avg ($(value idle.ike_rtt_max_ms) max),"
 	echo "ping $(value idle.ping_avg_ms) ms avg ($(value idle.ping_max_ms) max). ESP frames per"
