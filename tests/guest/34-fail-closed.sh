@@ -187,15 +187,24 @@ guard_test() { # FAMILY
 	check_eq "$t: srv took no ESP in from any of it" 0 "$(ctr srv esp_rx_msgs)"
 
 	# a NIC would send the SA's ESP as ESP-in-UDP: xfrm refuses to offload
-	# a state with TFC padding, which TCP states have (1 byte: none)
+	# a state with TFC padding, which TCP states have (1 byte: none) where
+	# the kernel has packet offload; older kernels refuse any encap, and
+	# 5.10 says nothing of why
 	offload() { # ENCAP...: a state offloaded to veth0, or why not
 		cli ip xfrm state add src "$c" dst "$s" proto esp spi 0x${fam}b09 \
 			reqid 9 mode transport $AEAD "$@" offload dev veth0 dir out 2>&1 &&
 			echo added
 	}
-	refused() { offload encap espintcp "$cport" "$sport" 0.0.0.0 |
-		grep -q "TFC padding can't be offloaded"; }
-	check "root: offload of a TCP state refused, with the kernel's reason" refused
+	out=$(offload encap espintcp "$cport" "$sport" 0.0.0.0 || true)
+	echo "# offload of a TCP state: $out"
+	case $out in
+	*"TFC padding can't be offloaded"*) ok "root: offload of a TCP state refused, with the kernel's reason" ;;
+	"RTNETLINK answers: Invalid argument")
+		ok "root: offload of a TCP state refused (EINVAL; this kernel gives no reason)" ;;
+	*) not_ok "root: offload of a TCP state refused" ;;
+	esac
+	check_eq "root: ... and no such state" "" \
+		"$(cli ip xfrm state get src "$c" dst "$s" proto esp spi 0x${fam}b09 2>/dev/null)"
 	check_eq "root: (control) a plain ESP state may ask (veth0: done in software)" \
 		added "$(offload)"
 	peer_stop
