@@ -92,16 +92,16 @@ static inline int espintcp_init_state_op(struct xfrm_state *x)
  * struct proto's recvmsg: espintcp_recvmsg() has the newest form, (sk,
  * msg, len, flags), as in Debian's 7.x kernels. Older kernels pass the
  * address length inet_recvmsg() will report, and until Linux 5.19 they
- * pass MSG_DONTWAIT as a separate noblock argument. MSG_ERRQUEUE and
- * MSG_OOB are not about messages: TCP answers them, with the address
- * length where it is passed.
+ * pass MSG_DONTWAIT as a separate noblock argument. MSG_ERRQUEUE is not
+ * about messages: TCP answers it, with the address length where it is
+ * passed.
  */
 #if defined(HAVE_PROTO_RECVMSG_NOBLOCK)
 static inline int espintcp_recvmsg_op(struct sock *sk, struct msghdr *msg,
 				      size_t len, int noblock, int flags,
 				      int *addr_len)
 {
-	if (flags & (MSG_ERRQUEUE | MSG_OOB))
+	if (flags & MSG_ERRQUEUE)
 		return espintcp_sk(sk)->base_prot->recvmsg(sk, msg, len,
 							    noblock, flags,
 							    addr_len);
@@ -112,7 +112,7 @@ static inline int espintcp_recvmsg_op(struct sock *sk, struct msghdr *msg,
 static inline int espintcp_recvmsg_op(struct sock *sk, struct msghdr *msg,
 				      size_t len, int flags, int *addr_len)
 {
-	if (flags & (MSG_ERRQUEUE | MSG_OOB))
+	if (flags & MSG_ERRQUEUE)
 		return espintcp_sk(sk)->base_prot->recvmsg(sk, msg, len, flags,
 							    addr_len);
 	return espintcp_recvmsg(sk, msg, len, flags);
@@ -121,7 +121,7 @@ static inline int espintcp_recvmsg_op(struct sock *sk, struct msghdr *msg,
 static inline int espintcp_recvmsg_op(struct sock *sk, struct msghdr *msg,
 				      size_t len, int flags)
 {
-	if (flags & (MSG_ERRQUEUE | MSG_OOB))
+	if (flags & MSG_ERRQUEUE)
 		return espintcp_sk(sk)->base_prot->recvmsg(sk, msg, len, flags);
 	return espintcp_recvmsg(sk, msg, len, flags);
 }

@@ -16,7 +16,6 @@
 #include <net/inet_connection_sock.h>
 #include <net/netns/generic.h>
 #include <net/sock.h>
-#include <net/strparser.h>
 #include <net/xfrm.h>
 
 #include "espintcp_features.h"
@@ -26,16 +25,41 @@
 /* the length field is 16 bits and counts itself */
 #define ESPINTCP_MAX_MSG	(U16_MAX - ESPINTCP_LEN_SIZE)
 
+/*
+ * The stream parser's place in the stream (strp.c), between reads of TCP's
+ * queue. Changed under the socket lock only.
+ */
+struct espintcp_rx {
+	struct sk_buff *skb;	/* the message being copied out of TCP */
+	unsigned int charged;	/* its truesize, charged to the socket */
+	u16 len;		/* the message's length, without the prefix */
+	u16 done;		/* its bytes copied so far */
+	/* the length prefix, then up to the non-ESP marker or SPI */
+	u8 hdr[ESPINTCP_LEN_SIZE + ESPINTCP_MARKER_SIZE];
+	u8 hdr_len;
+	bool skip;		/* the message is being read past, not kept */
+	bool paused;		/* the IKE queue is full */
+	bool retry;		/* no buffer for the IKE message yet */
+	bool stopped;		/* a framing error, or closed */
+};
+
 /* Per-socket state, hung off icsk_ulp_data while the ULP is attached. */
 struct espintcp_sock {
 	struct sock *sk;
-	struct strparser strp;		/* only src/strp.c touches it */
+	struct espintcp_rx rx;
+	struct work_struct rx_work;	/* an IKE buffer, allocated to sleep */
 
 	struct sk_buff_head ike_queue;	/* whole IKE messages for recvmsg */
 	atomic_t ike_mem;		/* their truesize */
 	/* the newest segment's mark and DSCP, for ESP input (input.c) */
 	u32 rx_mark;
 	u8 rx_dscp;
+	/*
+	 * Whole ESP messages behind rebuilt headers, for xfrm: handed to it
+	 * by a tasklet, outside the socket's lock (input.c)
+	 */
+	struct sk_buff_head esp_rx_queue;
+	struct tasklet_struct rx_tasklet;
 
 	/*
 	 * ESP frames from xfrm waiting for the slot, at most
@@ -173,11 +197,14 @@ bool espintcp_net_has_states(struct net *net);
 void espintcp_spi_net_init(struct net *net);
 
 /* input.c: ESP from the stream into xfrm */
-void espintcp_esp_rcv(struct espintcp_sock *esk, struct sk_buff *skb,
-		      unsigned int off, unsigned int len);
+struct sk_buff *espintcp_esp_alloc(struct espintcp_sock *esk,
+				   const struct sk_buff *seg, unsigned int len);
+void espintcp_esp_rcv(struct espintcp_sock *esk, struct sk_buff *skb);
 bool espintcp_esp_note_segment(struct espintcp_sock *esk,
 			       const struct sk_buff *skb);
 bool espintcp_input_owns(const struct sk_buff *skb);
+void espintcp_input_init(struct espintcp_sock *esk);
+void espintcp_input_stop(struct espintcp_sock *esk);
 
 /* output.c: ESP from xfrm diverted into the TCP connection */
 void espintcp_output_divert(struct xfrm_state *x, struct sk_buff *skb,
@@ -188,19 +215,18 @@ void espintcp_output_init(void);
 int espintcp_output_net_init(struct net *net);
 void espintcp_output_net_exit(struct net *net);
 
-/* strp.c: the only user of the kernel's stream parser */
-int espintcp_strp_init(struct espintcp_sock *esk);
-void espintcp_strp_data_ready(struct espintcp_sock *esk);
-void espintcp_strp_check_rcv(struct espintcp_sock *esk);
-void espintcp_strp_flush(struct espintcp_sock *esk);
-void espintcp_strp_pause(struct espintcp_sock *esk);
-void espintcp_strp_resume(struct espintcp_sock *esk);
+/* strp.c: the stream parser, on TCP's receive queue */
+void espintcp_strp_init(struct espintcp_sock *esk);
+void espintcp_strp_read(struct espintcp_sock *esk, gfp_t gfp);
 void espintcp_strp_stop(struct espintcp_sock *esk);
 void espintcp_strp_done(struct espintcp_sock *esk);
 
 /* rx.c */
-void espintcp_rx_msg(struct espintcp_sock *esk, struct sk_buff *skb,
-		     unsigned int off, unsigned int len);
+struct sk_buff *espintcp_rx_ike_alloc(struct espintcp_sock *esk,
+				      unsigned int len, gfp_t gfp);
+void espintcp_rx_ike(struct espintcp_sock *esk, struct sk_buff *skb);
+bool espintcp_rx_full(const struct espintcp_sock *esk);
+void espintcp_rx_purge(struct espintcp_sock *esk);
 int espintcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 		     int flags);
 

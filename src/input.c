@@ -20,10 +20,17 @@
 
 #include "espintcp.h"
 
-/* the ESP message espintcp_esp_rcv() is handing to xfrm on this CPU */
+/* what an ESP message carries from the parser to the tasklet */
+struct espintcp_rx_cb {
+	u8 dscp;
+};
+
+#define ESPINTCP_RX_CB(skb) ((struct espintcp_rx_cb *)(skb)->cb)
+
+/* the ESP message the tasklet is handing to xfrm on this CPU */
 static DEFINE_PER_CPU(const struct sk_buff *, espintcp_rx_skb);
 
-/* whether @skb is the message espintcp_esp_rcv() is handing to xfrm */
+/* whether @skb is the message the tasklet is handing to xfrm */
 bool espintcp_input_owns(const struct sk_buff *skb)
 {
 	return __this_cpu_read(espintcp_rx_skb) == skb;
@@ -131,75 +138,31 @@ static void espintcp_push_eth(struct sk_buff *skb,
 	__skb_pull(skb, ETH_HLEN);
 }
 
-/*
- * The @len bytes of ESP at @off in @skb, copied into a new linear buffer
- * with @headroom in front. The bytes are copied because ESP decrypts in
- * place, in pages the message shares with TCP and maybe with the page
- * cache of whoever sent them; and because the message would otherwise
- * hold a whole segment's buffer for a few bytes, which the socket the
- * packet is delivered to would be charged for. Copied straight from where
- * the parser left the message, it is the only copy made. It keeps the
- * segment's metadata (mark, priority, secmark, arrival time, hash, NAPI
- * id), but not what described the segment as a packet (offload and
- * checksum state, control block), nor a secpath: TCP drops the one of a
- * connection that came through IPsec itself before it queues a segment,
- * except on the oldest kernels, and the inner packet's policy check must
- * not see it on any.
- */
-static struct sk_buff *espintcp_esp_copy(struct sk_buff *skb,
-					 unsigned int off, unsigned int len,
-					 unsigned int headroom)
+/* the headers an ESP message gets in front: link, IP and UDP */
+static unsigned int espintcp_esp_headroom(bool ip6)
 {
-	struct sk_buff *nskb;
-
-	nskb = alloc_skb(headroom + len, GFP_ATOMIC);
-	if (!nskb)
-		return NULL;
-	skb_reserve(nskb, headroom);
-	/* header offsets are set once the headers are pushed */
-	skb_copy_header(nskb, skb);
-	skb_gso_reset(nskb);
-	nskb->encapsulation = 0;
-	nskb->ip_summed = CHECKSUM_NONE;
-	memset(nskb->cb, 0, sizeof(nskb->cb));
-	secpath_reset(nskb);
-	if (skb_copy_bits(skb, off, skb_put(nskb, len), len)) {
-		kfree_skb(nskb);
-		return NULL;
-	}
-	return nskb;
+	return ETH_HLEN + sizeof(struct udphdr) +
+	       (ip6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr));
 }
 
 /*
- * A copy of the message's ESP behind the IP and UDP headers it would have
- * come with as ESP-in-UDP, made from the connection's addresses and ports
- * and the segment's DSCP (decap-dscp copies it inward; ECN is TCP's, which
- * answers it itself); the copy is as xfrm4/6_udp_encap_rcv() hand a packet
- * on: lengths without the UDP header, data and transport header at the SPI.
+ * The ESP message behind the IP and UDP headers it would have come with as
+ * ESP-in-UDP, made from the connection's addresses and ports and the
+ * segment's DSCP (decap-dscp copies it inward; ECN is TCP's, which answers
+ * it itself); as xfrm4/6_udp_encap_rcv() hand a packet on: lengths without
+ * the UDP header, data and transport header at the SPI.
  *
  * The segment's own headers cannot serve: TCP collapses its queue under
  * memory pressure into new buffers that have none, and no device. The
- * copy is one packet: what TCP's receive offload recorded about the
- * segment goes.
+ * message is one packet: what TCP's receive offload recorded about the
+ * segment did not go with the copy.
  */
-static struct sk_buff *espintcp_esp_headers(struct sock *sk,
-					    struct sk_buff *skb,
-					    unsigned int off, unsigned int len,
-					    bool ip6,
-					    const struct net_device *dev,
-					    u8 dscp)
+static void espintcp_esp_headers(struct sock *sk, struct sk_buff *skb,
+				 bool ip6, const struct net_device *dev,
+				 u8 dscp)
 {
-	bool eth = dev->type == ARPHRD_ETHER;
-	unsigned int hlen = (ip6 ? sizeof(struct ipv6hdr) :
-				   sizeof(struct iphdr)) + sizeof(struct udphdr);
-	struct sk_buff *nskb;
+	unsigned int hlen = espintcp_esp_headroom(ip6) - ETH_HLEN;
 	struct udphdr *uh;
-
-	nskb = espintcp_esp_copy(skb, off, len, hlen + (eth ? ETH_HLEN : 0));
-	consume_skb(skb);
-	if (!nskb)
-		return NULL;
-	skb = nskb;
 
 	uh = skb_push(skb, sizeof(*uh));
 	uh->source = inet_sk(sk)->inet_dport;
@@ -211,7 +174,7 @@ static struct sk_buff *espintcp_esp_headers(struct sock *sk,
 	else
 		espintcp_push_ip4(sk, skb, dscp);
 	skb_reset_network_header(skb);
-	if (eth) {
+	if (dev->type == ARPHRD_ETHER) {
 		espintcp_push_eth(skb, dev);
 	} else {
 		skb_reset_mac_header(skb);
@@ -219,6 +182,55 @@ static struct sk_buff *espintcp_esp_headers(struct sock *sk,
 	}
 	__skb_pull(skb, hlen);
 	skb_reset_transport_header(skb);
+}
+
+/*
+ * A buffer for the @len bytes of an ESP message whose start is in @seg, a
+ * buffer of TCP's receive queue, with room for the headers in front; the
+ * parser copies the message into it (strp.c). ESP decrypts in place: in a
+ * buffer of its own, it decrypts no page it shares with TCP or with the
+ * page cache of whoever sent it (CVE-2026-46300, spliced file pages). The
+ * buffer keeps the segment's metadata (mark, priority, secmark, arrival
+ * time, hash, NAPI id), but not what described the segment as a packet
+ * (offload and checksum state, control block), nor a secpath: TCP drops
+ * the one of a connection that came through IPsec itself before it queues
+ * a segment, except on the oldest kernels, and the inner packet's policy
+ * check must not see it on any.
+ */
+struct sk_buff *espintcp_esp_alloc(struct espintcp_sock *esk,
+				   const struct sk_buff *seg, unsigned int len)
+{
+	struct sock *sk = esk->sk;
+	bool ip6 = espintcp_sk_ipv6(sk);
+	unsigned int headroom = espintcp_esp_headroom(ip6);
+	struct sk_buff *skb;
+
+	if (len > espintcp_esp_max(ip6)) {
+		XFRM_INC_STATS(sock_net(sk), LINUX_MIB_XFRMINHDRERROR);
+		espintcp_stat_add(sk, ESPINTCP_RX_DROP_TOO_LONG, 1);
+		return NULL;
+	}
+	skb = alloc_skb(headroom + len, GFP_ATOMIC | __GFP_NOWARN);
+	if (!skb) {
+		espintcp_stat_add(sk, ESPINTCP_RX_DROP_NOMEM, 1);
+		return NULL;
+	}
+	skb_reserve(skb, headroom);
+	/* header offsets are set once the headers are pushed */
+	skb_copy_header(skb, seg);
+	skb_gso_reset(skb);
+	skb->encapsulation = 0;
+	skb->ip_summed = CHECKSUM_NONE;
+	memset(skb->cb, 0, sizeof(skb->cb));
+	secpath_reset(skb);
+	skb_put(skb, len);
+
+	if (!espintcp_esp_note_segment(esk, seg))
+		skb->mark = READ_ONCE(esk->rx_mark);
+	/* a collapsed buffer lost the device: the connection's is the same */
+	skb->skb_iif = seg->skb_iif ?: espintcp_rx_dst_ifindex(sk);
+	/* the IP header's DSCP, until the headers are pushed */
+	ESPINTCP_RX_CB(skb)->dscp = READ_ONCE(esk->rx_dscp);
 	return skb;
 }
 
@@ -250,51 +262,28 @@ bool espintcp_esp_note_segment(struct espintcp_sock *esk,
 	return true;
 }
 
-/* @skb holds one ESP message from the stream, @len bytes at @off */
-void espintcp_esp_rcv(struct espintcp_sock *esk, struct sk_buff *skb,
-		      unsigned int off, unsigned int len)
+/* one ESP message, behind its headers, into xfrm; under rcu_read_lock */
+static void espintcp_esp_input(struct sock *sk, struct sk_buff *skb)
 {
-	struct sock *sk = esk->sk;
-	bool ip6 = espintcp_sk_ipv6(sk);
 	struct net *net = sock_net(sk);
 	struct net_device *dev;
-	int ifindex;
 
-	if (len > espintcp_esp_max(ip6)) {
-		XFRM_INC_STATS(net, LINUX_MIB_XFRMINHDRERROR);
-		espintcp_stat_add(sk, ESPINTCP_RX_DROP_TOO_LONG, 1);
-		kfree_skb(skb);
-		return;
-	}
-
-	if (!espintcp_esp_note_segment(esk, skb))
-		skb->mark = READ_ONCE(esk->rx_mark);
-
-	rcu_read_lock();
-	/* a collapsed buffer lost the device: the connection's is the same */
-	ifindex = skb->skb_iif ?: espintcp_rx_dst_ifindex(sk);
-	dev = dev_get_by_index_rcu(net, ifindex);
+	dev = dev_get_by_index_rcu(net, skb->skb_iif);
 	if (!dev) {
 		espintcp_stat_add(sk, ESPINTCP_RX_DROP_NODEV, 1);
 		kfree_skb(skb);
-		goto out;
+		return;
 	}
-
-	skb = espintcp_esp_headers(sk, skb, off, len, ip6, dev,
-				   READ_ONCE(esk->rx_dscp));
-	if (!skb) {
-		espintcp_stat_add(sk, ESPINTCP_RX_DROP_NOMEM, 1);
-		goto out;
-	}
+	espintcp_esp_headers(sk, skb, espintcp_sk_ipv6(sk), dev,
+			     ESPINTCP_RX_CB(skb)->dscp);
+	memset(skb->cb, 0, sizeof(skb->cb));
 	if (espintcp_for_udp_state(net, skb)) {
 		espintcp_stat_add(sk, ESPINTCP_RX_DROP_NOT_TCP_STATE, 1);
 		kfree_skb(skb);
-		goto out;
+		return;
 	}
 	skb->dev = dev;
-	skb->skb_iif = ifindex;
 
-	local_bh_disable();
 	/*
 	 * xfrm calls the state's type's input before it returns. What it
 	 * returns needs no handling: only without CONFIG_NETFILTER (which
@@ -303,15 +292,58 @@ void espintcp_esp_rcv(struct espintcp_sock *esk, struct sk_buff *skb,
 	 */
 	__this_cpu_write(espintcp_rx_skb, skb);
 	if (skb->protocol == htons(ETH_P_IPV6)) {
-		IP6CB(skb)->iif = ifindex;
+		IP6CB(skb)->iif = skb->skb_iif;
 		IP6CB(skb)->nhoff = offsetof(struct ipv6hdr, nexthdr);
 		xfrm6_rcv_encap(skb, IPPROTO_ESP, 0, UDP_ENCAP_ESPINUDP);
 	} else {
-		IPCB(skb)->iif = ifindex;
+		IPCB(skb)->iif = skb->skb_iif;
 		xfrm4_rcv_encap(skb, IPPROTO_ESP, 0, UDP_ENCAP_ESPINUDP);
 	}
 	__this_cpu_write(espintcp_rx_skb, NULL);
-	local_bh_enable();
-out:
+}
+
+/*
+ * ESP reaches xfrm from a tasklet of the socket's, in the order it came,
+ * and never under the socket's lock, which the parser holds: a transport
+ * mode state hands the inner packet to the stack before xfrm returns, and
+ * a TCP segment in it for this very connection would wait for that lock on
+ * the CPU that holds it.
+ */
+static void espintcp_input_tasklet(struct tasklet_struct *t)
+{
+	struct espintcp_sock *esk = from_tasklet(esk, t, rx_tasklet);
+	struct sk_buff_head batch;
+	struct sk_buff *skb;
+
+	__skb_queue_head_init(&batch);
+	spin_lock_bh(&esk->esp_rx_queue.lock);
+	skb_queue_splice_init(&esk->esp_rx_queue, &batch);
+	spin_unlock_bh(&esk->esp_rx_queue.lock);
+
+	rcu_read_lock();
+	while ((skb = __skb_dequeue(&batch)))
+		espintcp_esp_input(esk->sk, skb);
 	rcu_read_unlock();
+}
+
+/* a whole ESP message from the stream (strp.c), under the socket lock */
+void espintcp_esp_rcv(struct espintcp_sock *esk, struct sk_buff *skb)
+{
+	espintcp_stat_add(esk->sk, ESPINTCP_ESP_RX_MSGS, 1);
+	espintcp_stat_add(esk->sk, ESPINTCP_ESP_RX_BYTES, skb->len);
+	skb_queue_tail(&esk->esp_rx_queue, skb);
+	tasklet_schedule(&esk->rx_tasklet);
+}
+
+void espintcp_input_init(struct espintcp_sock *esk)
+{
+	skb_queue_head_init(&esk->esp_rx_queue);
+	tasklet_setup(&esk->rx_tasklet, espintcp_input_tasklet);
+}
+
+/* once the parser is stopped: ESP it handed over and xfrm did not take */
+void espintcp_input_stop(struct espintcp_sock *esk)
+{
+	tasklet_kill(&esk->rx_tasklet);
+	skb_queue_purge(&esk->esp_rx_queue);
 }

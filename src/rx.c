@@ -1,121 +1,115 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Receive side: sort each message the parser cuts out of the stream into
- * IKE (queued for recvmsg), ESP, or something to drop, and hand IKE
- * messages to userspace one per recvmsg.
+ * Receive side: the IKE messages the parser (strp.c) cuts out of the
+ * stream, queued whole for userspace, one per recvmsg.
  */
 #include <net/xfrm.h>
 
 #include "espintcp.h"
 
-#define ESPINTCP_KEEPALIVE	0xff
-
-static void espintcp_rx_drop(struct sock *sk, struct sk_buff *skb,
-			     enum espintcp_stat why)
-{
-	espintcp_stat_add(sk, why, 1);
-	kfree_skb(skb);
-}
+/* IKE messages up to this size are received into the linear part */
+#define ESPINTCP_RX_LINEAR	1024
 
 /*
  * Only what waits for recvmsg counts: bytes TCP holds are no reason to stop
  * parsing, since only parsing, not recvmsg, takes them out of TCP.
  */
-static bool espintcp_rx_full(const struct espintcp_sock *esk)
+bool espintcp_rx_full(const struct espintcp_sock *esk)
 {
 	return atomic_read(&esk->ike_mem) >= READ_ONCE(esk->sk->sk_rcvbuf);
 }
 
+/* a buffer for an IKE message of @len bytes, in pages beyond the first KB */
+struct sk_buff *espintcp_rx_ike_alloc(struct espintcp_sock *esk,
+				      unsigned int len, gfp_t gfp)
+{
+	unsigned int linear = min_t(unsigned int, len, ESPINTCP_RX_LINEAR);
+	struct sk_buff *skb;
+	int err;
+
+	skb = alloc_skb_with_frags(linear, len - linear, 0, &err,
+				   gfp | __GFP_NOWARN);
+	if (!skb)
+		return NULL;
+	skb_put(skb, linear);
+	skb->data_len = len - linear;
+	skb->len = len;
+	return skb;
+}
+
 /*
- * IKE messages are not dropped when userspace is slow to read them: the
- * parser stops taking bytes from TCP until recvmsg makes room, and TCP's
- * flow control holds the peer back.
+ * A whole IKE message, charged to the socket (strp.c), for recvmsg. IKE
+ * messages are not dropped when userspace is slow to read them: the parser
+ * stops taking bytes from TCP until recvmsg makes room, and TCP's flow
+ * control holds the peer back.
  */
-static void espintcp_rx_ike(struct espintcp_sock *esk, struct sk_buff *skb,
-			    unsigned int off, unsigned int len)
+void espintcp_rx_ike(struct espintcp_sock *esk, struct sk_buff *skb)
 {
 	struct sock *sk = esk->sk;
 
-	/* recvmsg hands out the whole buffer: it must hold the message only */
-	if (!pskb_pull(skb, off) || pskb_trim(skb, len)) {
-		espintcp_rx_drop(sk, skb, ESPINTCP_RX_DROP_NOMEM);
-		return;
-	}
-	if (!sk_rmem_schedule(sk, skb, skb->truesize)) {
-		XFRM_INC_STATS(sock_net(sk), LINUX_MIB_XFRMINERROR);
-		espintcp_rx_drop(sk, skb, ESPINTCP_RX_DROP_NOMEM);
-		return;
-	}
-
-	skb_set_owner_r(skb, sk);
-	memset(skb->cb, 0, sizeof(skb->cb));
 	atomic_add(skb->truesize, &esk->ike_mem);
 	skb_queue_tail(&esk->ike_queue, skb);
 	espintcp_stat_add(sk, ESPINTCP_IKE_RX_MSGS, 1);
-	espintcp_stat_add(sk, ESPINTCP_IKE_RX_BYTES, len);
-	if (espintcp_rx_full(esk)) {
-		espintcp_stat_add(sk, ESPINTCP_RX_PAUSED, 1);
-		espintcp_strp_pause(esk);
-	}
+	espintcp_stat_add(sk, ESPINTCP_IKE_RX_BYTES, skb->len);
 	esk->saved_data_ready(sk);
 }
 
-static void espintcp_rx_esp(struct espintcp_sock *esk, struct sk_buff *skb,
-			    unsigned int off, unsigned int len)
-{
-	espintcp_stat_add(esk->sk, ESPINTCP_ESP_RX_MSGS, 1);
-	espintcp_stat_add(esk->sk, ESPINTCP_ESP_RX_BYTES, len);
-	espintcp_esp_rcv(esk, skb, off, len);
-}
-
-/* @skb holds one message, without its length prefix, @len bytes at @off */
-void espintcp_rx_msg(struct espintcp_sock *esk, struct sk_buff *skb,
-		     unsigned int off, unsigned int len)
-{
-	struct sock *sk = esk->sk;
-	u32 marker;
-	u8 first;
-
-	if (len == 1 && !skb_copy_bits(skb, off, &first, 1) &&
-	    first == ESPINTCP_KEEPALIVE) {
-		espintcp_stat_add(sk, ESPINTCP_RX_KEEPALIVE, 1);
-		consume_skb(skb);
-		return;
-	}
-
-	/* neither a non-ESP marker nor an SPI fits: not a message */
-	if (len <= ESPINTCP_MARKER_SIZE ||
-	    skb_copy_bits(skb, off, &marker, sizeof(marker))) {
-		XFRM_INC_STATS(sock_net(sk), LINUX_MIB_XFRMINHDRERROR);
-		espintcp_rx_drop(sk, skb, ESPINTCP_RX_DROP_SHORT);
-		return;
-	}
-
-	if (marker == 0)
-		espintcp_rx_ike(esk, skb, off, len);
-	else
-		espintcp_rx_esp(esk, skb, off, len);
-}
-
 /*
- * A message taken off the IKE queue gives its memory back to the socket.
- * sock_rfree() adds to sk_forward_alloc, which TCP changes under the
- * socket lock, so it runs under that lock too, not at kfree_skb() time.
+ * A message taken off the IKE queue gives its memory back to the socket,
+ * under the socket lock as TCP's own accounting; room made for more lets
+ * the parser go on, here and now.
  */
+static void espintcp_rx_uncharge(struct espintcp_sock *esk,
+				 struct sk_buff *skb)
+{
+	atomic_sub(skb->truesize, &esk->ike_mem);
+	sk_mem_uncharge(esk->sk, skb->truesize);
+}
+
 static void espintcp_rx_consumed(struct espintcp_sock *esk,
 				 struct sk_buff *skb)
 {
 	struct sock *sk = esk->sk;
-	bool slow = lock_sock_fast(sk);
 
-	skb_orphan(skb);
-	atomic_sub(skb->truesize, &esk->ike_mem);
-	if (!espintcp_rx_full(esk))
-		espintcp_strp_resume(esk);
-	unlock_sock_fast(sk, slow);
+	lock_sock(sk);
+	espintcp_rx_uncharge(esk, skb);
+	espintcp_strp_read(esk, GFP_KERNEL);
+	release_sock(sk);
 }
 
-/* MSG_ERRQUEUE and MSG_OOB went to TCP on the way here (compat.h) */
+/* under the socket lock: unread messages go, and their charge */
+void espintcp_rx_purge(struct espintcp_sock *esk)
+{
+	struct sk_buff *skb;
+
+	while ((skb = skb_dequeue(&esk->ike_queue))) {
+		espintcp_rx_uncharge(esk, skb);
+		kfree_skb(skb);
+	}
+}
+
+/*
+ * The peer closed. Bytes TCP still holds may not have been parsed yet (the
+ * parser waited for memory): EOF only comes after the last whole message
+ * they make, or the error the parser met first.
+ */
+static int espintcp_rx_eof(struct espintcp_sock *esk)
+{
+	struct sock *sk = esk->sk;
+
+	lock_sock(sk);
+	espintcp_strp_read(esk, GFP_KERNEL);
+	release_sock(sk);
+	if (!skb_queue_empty_lockless(&esk->ike_queue))
+		return -EAGAIN;
+	return sock_error(sk);
+}
+
+/*
+ * MSG_ERRQUEUE went to TCP on the way here (compat.h). MSG_OOB is refused:
+ * urgent data is no part of a message, and TCP would hold the socket lock
+ * while it copies the urgent byte to userspace.
+ */
 int espintcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 		     int flags)
 {
@@ -125,6 +119,8 @@ int espintcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 	int copied;
 	int err;
 
+	if (flags & MSG_OOB)
+		return -EINVAL;
 	for (;;) {
 		skb = __skb_recv_datagram(sk, &esk->ike_queue, flags, &off,
 					  &err);
@@ -134,15 +130,9 @@ int espintcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 			return err;
 		if (!(READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN))
 			return err;
-		/*
-		 * The peer closed. Bytes TCP still holds may not have been
-		 * parsed yet (parsing is deferred at times): EOF only comes
-		 * after the last whole message they make.
-		 */
-		espintcp_strp_flush(esk);
-		/* the parser may have met a bad length there: say so first */
-		if (skb_queue_empty_lockless(&esk->ike_queue))
-			return sock_error(sk);
+		err = espintcp_rx_eof(esk);
+		if (err != -EAGAIN)
+			return err;
 	}
 
 	copied = min_t(size_t, len, skb->len);

@@ -14,7 +14,9 @@
  * while fewer than esp_notsent_bytes wait there unsent, so an IKE
  * message never has more than that ahead of it. ESP is datagrams: beyond
  * esp_queue_bytes in front of TCP it is dropped, which is also the
- * congestion signal the flows inside the tunnel need.
+ * congestion signal the flows inside the tunnel need. What waits is
+ * counted by the memory it holds, not by its length: a small packet may
+ * hold a whole buffer.
  */
 #include <linux/moduleparam.h>
 #include <linux/sched/signal.h>
@@ -25,7 +27,7 @@
 static unsigned int esp_queue_bytes = 64 * 1024;
 module_param(esp_queue_bytes, uint, 0644);
 MODULE_PARM_DESC(esp_queue_bytes,
-		 "ESP bytes that may wait for a socket's slot; more is dropped");
+		 "memory (truesize) of ESP that may wait for a socket's slot; more is dropped");
 
 static unsigned int esp_notsent_bytes = 4 * 1024;
 module_param(esp_notsent_bytes, uint, 0644);
@@ -134,7 +136,7 @@ static bool espintcp_tx_next_esp(struct sock *sk, struct espintcp_sock *esk)
 	spin_lock_bh(&esk->esp_queue.lock);
 	skb = __skb_dequeue(&esk->esp_queue);
 	if (skb)
-		esk->esp_queued -= skb->len;
+		esk->esp_queued -= skb->truesize;
 	spin_unlock_bh(&esk->esp_queue.lock);
 	if (!skb)
 		return false;
@@ -293,9 +295,10 @@ void espintcp_tx_esp(struct espintcp_sock *esk, struct sk_buff *skb)
 	spin_lock_bh(&esk->esp_queue.lock);
 	if (esk->closed) {
 		why = ESPINTCP_TX_DROP_NOSOCK;
-	} else if (esk->esp_queued + skb->len <= READ_ONCE(esp_queue_bytes)) {
+	} else if (esk->esp_queued + skb->truesize <=
+		   READ_ONCE(esp_queue_bytes)) {
 		__skb_queue_tail(&esk->esp_queue, skb);
-		esk->esp_queued += skb->len;
+		esk->esp_queued += skb->truesize;
 		queued = true;
 		/* not here: xfrm may be holding the lock of a socket inside */
 		tasklet_schedule(&esk->tx_tasklet);

@@ -80,6 +80,16 @@ static int espintcp_listen(struct socket *sock, int backlog)
 	return -EINVAL;
 }
 
+/* TCP's zerocopy receive would take bytes from under the parser */
+static int espintcp_getsockopt(struct sock *sk, int level, int optname,
+			       char __user *optval, int __user *optlen)
+{
+	if (level == SOL_TCP && optname == TCP_ZEROCOPY_RECEIVE)
+		return -EOPNOTSUPP;
+	return espintcp_sk(sk)->base_prot->getsockopt(sk, level, optname,
+						       optval, optlen);
+}
+
 #ifdef HAVE_PROTO_SENDPAGE
 /* sendfile() would put bytes into the stream without framing them */
 static int espintcp_sendpage(struct sock *sk, struct page *page, int offset,
@@ -99,6 +109,7 @@ static void espintcp_build_protos(struct espintcp_protos *p,
 	p->prot.close = espintcp_close;
 	p->prot.release_cb = espintcp_release_cb;
 	p->prot.disconnect = espintcp_disconnect;
+	p->prot.getsockopt = espintcp_getsockopt;
 #ifdef HAVE_PROTO_SENDPAGE
 	p->prot.sendpage = espintcp_sendpage;
 #endif
@@ -108,6 +119,8 @@ static void espintcp_build_protos(struct espintcp_protos *p,
 	p->ops.listen = espintcp_listen;
 	/* splice reads through recvmsg, one message at a time */
 	p->ops.splice_read = NULL;
+	/* what TCP's zerocopy receive maps */
+	p->ops.mmap = sock_no_mmap;
 
 	p->base_ops = base_ops;
 	/* publishes prot and ops to the lockless readers below */
@@ -145,9 +158,14 @@ static struct espintcp_protos *espintcp_get_protos(struct sock *sk)
 	return p;
 }
 
+/*
+ * The socket is taken, as sockmap and KCM mark theirs: neither attaches a
+ * parser of its own to a socket whose sk_user_data is set.
+ */
 static void espintcp_set_callbacks(struct sock *sk, struct espintcp_sock *esk)
 {
 	write_lock_bh(&sk->sk_callback_lock);
+	__rcu_assign_sk_user_data_with_flags(sk, esk, SK_USER_DATA_NOCOPY);
 	esk->saved_data_ready = sk->sk_data_ready;
 	esk->saved_write_space = sk->sk_write_space;
 	esk->saved_state_change = sk->sk_state_change;
@@ -164,6 +182,7 @@ static void espintcp_restore_callbacks(struct sock *sk,
 	sk->sk_data_ready = esk->saved_data_ready;
 	sk->sk_write_space = esk->saved_write_space;
 	sk->sk_state_change = esk->saved_state_change;
+	rcu_assign_sk_user_data(sk, NULL);
 	write_unlock_bh(&sk->sk_callback_lock);
 }
 
@@ -173,7 +192,6 @@ static int espintcp_init_sk(struct sock *sk)
 	struct espintcp_protos *p;
 	struct espintcp_sock *esk;
 	struct sk_buff *skb;
-	int err;
 
 	if (!READ_ONCE(espintcp_ulp_ready))
 		return -EAGAIN;
@@ -193,12 +211,8 @@ static int espintcp_init_sk(struct sock *sk)
 	esk->sk = sk;
 	skb_queue_head_init(&esk->ike_queue);
 	espintcp_tx_init(esk);
-
-	err = espintcp_strp_init(esk);
-	if (err) {
-		kfree(esk);
-		return err;
-	}
+	espintcp_input_init(esk);
+	espintcp_strp_init(esk);
 
 	esk->base_prot = p->base_prot;
 	esk->base_ops = p->base_ops;
@@ -216,7 +230,7 @@ static int espintcp_init_sk(struct sock *sk)
 	skb_queue_reverse_walk(&sk->sk_receive_queue, skb)
 		if (espintcp_esp_note_segment(esk, skb))
 			break;
-	espintcp_strp_check_rcv(esk);
+	espintcp_strp_read(esk, GFP_KERNEL);
 	return 0;
 }
 
@@ -232,15 +246,15 @@ static void espintcp_close(struct sock *sk, long timeout)
 	lock_sock(sk);
 	espintcp_restore_callbacks(sk, esk);
 	espintcp_strp_stop(esk);
-	/* unread messages are uncharged from the socket under its lock */
-	skb_queue_purge(&esk->ike_queue);
+	espintcp_rx_purge(esk);
 	WRITE_ONCE(sk->sk_prot, esk->base_prot);
 	if (sk->sk_socket)
 		WRITE_ONCE(sk->sk_socket->ops, esk->base_ops);
 	release_sock(sk);
 
-	espintcp_tx_stop(esk);
 	espintcp_strp_done(esk);
+	espintcp_input_stop(esk);
+	espintcp_tx_stop(esk);
 
 	esk->base_prot->close(sk, timeout);
 }
@@ -255,7 +269,11 @@ static void espintcp_release(struct sock *sk)
 	kfree_rcu(esk, rcu);
 }
 
-/* TCP queued a segment, at the tail or into it */
+/*
+ * TCP queued a segment, at the tail or into it. The socket is locked:
+ * TCP calls this in softirq when nobody owns the socket, else from the
+ * owner's release_sock().
+ */
 void espintcp_data_ready(struct sock *sk)
 {
 	struct espintcp_sock *esk = espintcp_sk(sk);
@@ -263,7 +281,7 @@ void espintcp_data_ready(struct sock *sk)
 
 	if (skb)
 		espintcp_esp_note_segment(esk, skb);
-	espintcp_strp_data_ready(esk);
+	espintcp_strp_read(esk, GFP_ATOMIC);
 }
 
 static struct tcp_ulp_ops espintcp_ulp_ops __read_mostly = {

@@ -36,7 +36,7 @@ fake_kconfig() { # DIR CONFIG_OPTION VALUE
 pkg_refusals() {
 	local opt val tmp out rc what
 	tmp=$(mktemp -d)
-	for opt in CONFIG_INET_ESPINTCP=y CONFIG_XFRM= CONFIG_INET_ESP= CONFIG_STREAM_PARSER= CONFIG_NETFILTER=; do
+	for opt in CONFIG_INET_ESPINTCP=y CONFIG_XFRM= CONFIG_INET_ESP= CONFIG_NETFILTER=; do
 		val=${opt#*=} opt=${opt%%=*}
 		what="$opt=$val"
 		[ -n "$val" ] || what="$opt unset"
