@@ -170,6 +170,7 @@ static void espintcp_strp_end(struct espintcp_sock *esk)
 {
 	struct espintcp_rx *rx = &esk->rx;
 	struct sk_buff *skb = rx->skb;
+
 	if (!rx->skip && espintcp_strp_is_ike(rx)) {
 		/* the charge goes with it, until recvmsg takes it */
 		espintcp_rx_ike(esk, skb);
