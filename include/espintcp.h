@@ -47,7 +47,8 @@ struct espintcp_rx {
 struct espintcp_sock {
 	struct sock *sk;
 	struct espintcp_rx rx;
-	struct work_struct rx_work;	/* an IKE buffer, allocated to sleep */
+	/* an IKE message's buffer, allocated where it may sleep (strp.c) */
+	struct delayed_work rx_work;
 
 	struct sk_buff_head ike_queue;	/* whole IKE messages for recvmsg */
 	atomic_t ike_mem;		/* their truesize */

@@ -17,6 +17,8 @@
 #include "espintcp.h"
 
 #define ESPINTCP_KEEPALIVE	0xff
+/* how long an IKE message waits before it asks the socket's memory again */
+#define ESPINTCP_RX_MEM_WAIT	(HZ / 10)
 
 struct espintcp_read {
 	struct espintcp_sock *esk;
@@ -86,27 +88,30 @@ static bool espintcp_strp_charge(struct espintcp_sock *esk,
 
 /*
  * An IKE message's buffer. IKE is never dropped for want of memory: the
- * parser waits where it is, for a sleeping allocation in the socket's work
- * item, and the stream fails with ENOBUFS only if that fails too.
+ * parser waits where it is. Without a buffer, it waits for one the
+ * socket's work item allocates where it may sleep, and the stream fails
+ * with ENOBUFS only if that fails too; without room in the socket's
+ * memory, as TCP's peer would, until there is some.
  */
 static bool espintcp_strp_begin_ike(struct espintcp_sock *esk, gfp_t gfp)
 {
 	struct espintcp_rx *rx = &esk->rx;
 	struct sk_buff *skb;
 
+	rx->retry = true;
 	skb = espintcp_rx_ike_alloc(esk, rx->len, gfp);
-	if (skb && !espintcp_strp_charge(esk, skb)) {
-		kfree_skb(skb);
-		skb = NULL;
-	}
 	if (!skb) {
-		rx->retry = true;
 		if (gfpflags_allow_blocking(gfp)) {
 			espintcp_stat_add(esk->sk, ESPINTCP_RX_DROP_NOMEM, 1);
 			espintcp_strp_abort(esk, ENOBUFS);
 		} else {
-			schedule_work(&esk->rx_work);
+			schedule_delayed_work(&esk->rx_work, 0);
 		}
+		return false;
+	}
+	if (!espintcp_strp_charge(esk, skb)) {
+		kfree_skb(skb);
+		schedule_delayed_work(&esk->rx_work, ESPINTCP_RX_MEM_WAIT);
 		return false;
 	}
 	rx->retry = false;
@@ -327,8 +332,8 @@ void espintcp_strp_read(struct espintcp_sock *esk, gfp_t gfp)
 
 static void espintcp_strp_work(struct work_struct *work)
 {
-	struct espintcp_sock *esk = container_of(work, struct espintcp_sock,
-						 rx_work);
+	struct espintcp_sock *esk = container_of(to_delayed_work(work),
+						 struct espintcp_sock, rx_work);
 
 	lock_sock(esk->sk);
 	espintcp_strp_read(esk, GFP_KERNEL);
@@ -337,7 +342,7 @@ static void espintcp_strp_work(struct work_struct *work)
 
 void espintcp_strp_init(struct espintcp_sock *esk)
 {
-	INIT_WORK(&esk->rx_work, espintcp_strp_work);
+	INIT_DELAYED_WORK(&esk->rx_work, espintcp_strp_work);
 }
 
 /* under the socket lock, once data_ready no longer leads here */
@@ -355,5 +360,5 @@ void espintcp_strp_stop(struct espintcp_sock *esk)
 /* without the socket lock, after espintcp_strp_stop() */
 void espintcp_strp_done(struct espintcp_sock *esk)
 {
-	cancel_work_sync(&esk->rx_work);
+	cancel_delayed_work_sync(&esk->rx_work);
 }

@@ -945,6 +945,88 @@ out:
 	close2(c, s);
 }
 
+#define QUEUE_UDP	3000
+#define QUEUE_PORT	7781
+
+static long module_param(const char *name)
+{
+	char path[128];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/espintcp/parameters/%s",
+		 name);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/*
+ * ESP waiting for a connection whose window is shut is bounded by the
+ * memory it holds, not by its length: small packets each hold a buffer
+ * of a few hundred bytes at least (struct sk_buff and its shared info),
+ * so esp_queue_bytes of them is far fewer than esp_queue_bytes of their
+ * bytes. What the sender did not drop is in TCP (fewer than
+ * esp_notsent_bytes unsent, plus what the shut window took) or in the
+ * module's queue.
+ */
+static void test_esp_queue_truesize(int family)
+{
+	struct ctr full = ctr(CLI, "tx_drop_queue_full");
+	struct ctr sent = ctr(CLI, "esp_tx_msgs");
+	long qbytes = module_param("esp_queue_bytes");
+	long notsent = module_param("esp_notsent_bytes");
+	int c, s, u, i, ike, small = 8192;
+	uint8_t m[1000], data[16] = { 0 };
+	struct sockaddr_storage ss;
+	long kept, bound, frame;
+	socklen_t len;
+
+	if (!CHECK(qbytes > 0 && notsent > 0, "module parameters unreadable"))
+		return;
+	if (espintcp_pair(family, ULP_CLI | ULP_SRV, &c, &s)) {
+		failed = true;
+		return;
+	}
+	if (!esp_out_state(family, c, 0x3007, QUEUE_PORT))
+		goto out;
+	MUST(setsockopt(s, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)));
+	/* unread IKE messages pause the server: its window shuts */
+	for (ike = 0; ike < BURST_IKE; ike++) {
+		fill_ike(m, sizeof(m), ike);
+		if (send(c, m, sizeof(m), MSG_DONTWAIT) < 0)
+			break;
+	}
+	usleep(200000);
+	u = udp_to_srv(family, QUEUE_PORT, &ss, &len);
+	for (i = 0; i < QUEUE_UDP; i++) {
+		data[4] = i;
+		MUST(sendto(u, data, sizeof(data), 0, (struct sockaddr *)&ss,
+			    len));
+	}
+	close(u);
+	usleep(200000);
+
+	/* a 16-byte datagram in ESP with AES-GCM: under 100 bytes a frame */
+	frame = 100;
+	kept = QUEUE_UDP - delta(&full);
+	bound = (notsent + 2 * small) / frame + qbytes / 512;
+	diag("%ld of %d small ESP packets kept (%ld in TCP so far), %ld dropped; at most %ld may be",
+	     kept, QUEUE_UDP, delta(&sent), delta(&full), bound);
+	CHECK(kept <= bound,
+	      "%ld small ESP packets kept: esp_queue_bytes (%ld) counted their length, not their memory",
+	      kept, qbytes);
+	CHECK(delta(&full) > 0, "nothing dropped: the window never shut");
+	expect_ike_seq(s, ike);
+	esp_flush();
+out:
+	close2(c, s);
+}
+
 /* ESP over TCP whose SPI is an ESP-in-UDP state's is refused */
 static void test_esp_udp_state(int family)
 {
@@ -1078,6 +1160,8 @@ const struct test tests[] = {
 	TEST("ESP in tunnel mode: decap-dscp takes the segments' DSCP when the message spans them",
 	     test_esp_decap_dscp_span),
 	TEST("ESP in a burst, to a UDP encap socket", test_esp_burst_encap),
+	TEST("ESP waiting for a shut window: bounded by its memory",
+	     test_esp_queue_truesize),
 	TEST("ESP spliced from a file is not decrypted in place",
 	     test_esp_spliced),
 };
