@@ -1237,10 +1237,10 @@ int main(int argc, char **argv)
 	} while (now() < end);
 
 	if (rounds[2]) {
-		diag("reader: %ld connections (%ld FIN, %ld RST; %ld with a small SO_RCVBUF, %ld ULP late, %ld SO_RCVTIMEO), %ld messages read; %ld ETIMEDOUT, %ld EMSGSIZE (%ld of these then EOF within %.0f s), %ld other errors",
+		diag("reader: %ld connections (%ld FIN, %ld RST; %ld with a small SO_RCVBUF, %ld ULP late, %ld SO_RCVTIMEO), %ld messages read; %ld ETIMEDOUT, %ld EMSGSIZE (the parser gave up; EOF within %.0f s after that: %ld), %ld other errors",
 		     rd_sum.conns, rd_sum.fin, rd_sum.rst, rd_sum.small_rcvbuf,
 		     rd_sum.late_ulp, rd_sum.rcvtimeo, rd_sum.msgs,
-		     rd_sum.timer, rd_sum.msgsize, rd_sum.aborted_eof, RD_AFTER,
+		     rd_sum.timer, rd_sum.msgsize, RD_AFTER, rd_sum.aborted_eof,
 		     rd_sum.errors);
 		diag("reader: %ld gaps of over %.0f s between messages (the longest that ended %.1f s): %ld with a message queued, %ld with the parser waiting for more than TCP held, %ld with a zero window at the client, %ld of those with the server's buffer half empty",
 		     rd_sum.slow, RD_SLOW, rd_sum.slow_max, rd_sum.slow_queued,
