@@ -13,7 +13,7 @@
 #                                          by encapsulation, 1000 connections; 6.1, then
 #                                          upstream on the reference kernel; build/bench/
 # make interop                             against upstream espintcp (also in check)
-# make fuzz [DURATION=300] [SEED=n] [KVER=]  the fuzzer alone, longer than in check
+# make fuzz [DURATION=300] [SEED=n] [KVER=] [KIND=reader]  the fuzzer alone, longer than in check
 # make lint                                checkpatch --strict and sparse
 # make deb                                 build/deb/espintcp-dkms_<version>_all.deb
 # make dkms-install / dkms-remove          the module through dkms, from this tree
@@ -97,7 +97,7 @@ interop:
 DURATION ?= 300
 FUZZ_KVER = $(if $(filter command line,$(origin KVER)),$(KVER),$(shell head -n 1 build/matrix 2>/dev/null))
 fuzz:
-	BOOT_ARGS="fuzz_seconds=$(DURATION) script_timeout=$$(($(DURATION) + 120)) fuzz_seed=$(or $(SEED),$$(od -An -N4 -tu4 /dev/urandom | tr -d ' '))" \
+	BOOT_ARGS="fuzz_seconds=$(DURATION) script_timeout=$$(($(DURATION) + 180)) $(if $(KIND),fuzz_kind=$(KIND) )fuzz_seed=$(or $(SEED),$$(od -An -N4 -tu4 /dev/urandom | tr -d ' '))" \
 	QEMU_TIMEOUT=$$(($(DURATION) + 300)) \
 		tests/qemu/run-scripts.sh $(FUZZ_KVER) tests/guest/60-fuzz.sh
 

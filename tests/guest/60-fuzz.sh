@@ -1,6 +1,7 @@
 #!/bin/sh
 # The fuzzer (tests/guest/fuzz.c) for FUZZ_SECONDS (default 40; make fuzz
-# DURATION=... runs longer), then churn the fuzzer cannot do from one
+# DURATION=... runs longer; fuzz_kind=reader on the kernel command line,
+# make fuzz KIND=reader, runs reader rounds only), then churn the fuzzer cannot do from one
 # process: xfrm states added, updated and deleted under ESP traffic,
 # connections closed and namespaces deleted under traffic, modprobe and
 # rmmod in a loop. Afterwards the module unloads (nothing holds it) and
@@ -15,6 +16,8 @@ seed=$(sed -n 's/.* fuzz_seed=\([0-9a-fx]*\).*/\1/p' /proc/cmdline)
 seed=${seed:-0x8229}
 secs=$(sed -n 's/.* fuzz_seconds=\([0-9]*\).*/\1/p' /proc/cmdline)
 secs=${secs:-40}
+# fuzz_kind=reader (or stream, calls): only rounds of that kind
+kind=$(sed -n 's/.* fuzz_kind=\([a-z]*\).*/\1/p' /proc/cmdline)
 
 # TCP sockets allocated, in every netns (IPv4 and IPv6 share the count)
 tcp_alloc() { awk '$1 == "TCP:" { print $9 }' /proc/net/sockstat; }
@@ -26,8 +29,10 @@ modprobe xfrm_user
 topo_up
 base=$(tcp_alloc) skb0=$(skbs)
 
-echo "# fuzz seed $seed, $secs s (replay: fuzz_seed=$seed on the kernel command line)"
-/tests/bin/fuzz "$seed" "$secs" || true
+echo "# fuzz seed $seed, $secs s${kind:+, $kind rounds} (replay: fuzz_seed=$seed${kind:+ fuzz_kind=$kind} on the kernel command line)"
+# shellcheck disable=SC2086
+/tests/bin/fuzz "$seed" "$secs" $kind || true
+echo "# srv's counters after the fuzzer: $(srv cat /proc/net/espintcp | tr '\n' ' ')"
 
 # --- states churned under ESP traffic --------------------------------------
 peer_start 4 40700 4970
