@@ -8,6 +8,8 @@
  */
 #include "lib/harness.h"
 
+#include <pthread.h>
+
 static void test_autoload(int family)
 {
 	struct stat st;
@@ -929,6 +931,73 @@ static void test_recv_before_eof_paused(int family)
 	recv_before_eof(family, true);
 }
 
+struct slow_writer {
+	int fd;
+	const uint8_t *buf;
+	size_t len, first;
+	useconds_t pause;
+};
+
+/* writes @first bytes, waits @pause, then the rest */
+static void *slow_writer_run(void *arg)
+{
+	struct slow_writer *w = arg;
+
+	if (send(w->fd, w->buf, w->first, 0) != (ssize_t)w->first)
+		return (void *)1;
+	usleep(w->pause);
+	if (send(w->fd, w->buf + w->first, w->len - w->first, 0) !=
+	    (ssize_t)(w->len - w->first))
+		return (void *)1;
+	return NULL;
+}
+
+/*
+ * A message may be larger than what TCP's queue holds (SO_RCVBUF set
+ * small on the server) and may take longer than SO_RCVTIMEO to arrive:
+ * neither is an error, the message arrives whole. The kernel's strparser
+ * waited for the whole rest of a message to be in TCP's queue, which a
+ * small receive buffer never held (a stall, found by the fuzzer's reader
+ * rounds on Debian 12's 6.1), failed messages over sk_rcvbuf with
+ * EMSGSIZE, and aborted one that took longer than SO_RCVTIMEO with
+ * ETIMEDOUT.
+ */
+static void test_recv_big_slow(int family)
+{
+	static uint8_t m[60000], buf[MAX_MSG + 2], got[MAX_MSG];
+	struct timeval tmo = { .tv_usec = 200000 };
+	int c, s, small = 4096, tries = 0;
+	struct slow_writer w;
+	pthread_t t;
+	void *wret;
+	ssize_t n;
+
+	if (tcp_pair(family, &c, &s)) {
+		failed = true;
+		return;
+	}
+	MUST(setsockopt(s, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)));
+	MUST(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo)));
+	MUST(ike_sock_ulp(s));
+	fill_ike(m, sizeof(m), 7);
+	n = put_frame(buf, m, sizeof(m));
+	/* half of it, then the rest after more than SO_RCVTIMEO */
+	w = (struct slow_writer){ c, buf, n, n / 2, 600000 };
+	pthread_create(&t, NULL, slow_writer_run, &w);
+	/* recv itself, not poll: SO_RCVTIMEO is recv's timeout */
+	do {
+		n = recv(s, got, sizeof(got), 0);
+	} while (n < 0 && errno == EAGAIN && ++tries < 50);
+	CHECK(n == sizeof(m) && !memcmp(got, m, sizeof(m)),
+	      "recv = %zd (%s) after %d timeouts, want the %zu-byte message",
+	      n, n < 0 ? strerror(errno) : "-", tries, sizeof(m));
+	pthread_join(t, &wret);
+	CHECK(!wret, "the writer failed: %s", strerror(errno));
+	CHECK(tries > 0, "the message came before SO_RCVTIMEO: the case was not reached");
+	nothing_queued(s);
+	close2(c, s);
+}
+
 /*
  * connect(AF_UNSPEC) would drop the connection with a message half-way
  * into TCP, whose rest would then start the stream of the socket's next
@@ -1195,6 +1264,8 @@ const struct test tests[] = {
 	TEST("recv: every message before EOF", test_recv_before_eof),
 	TEST("recv: every message before EOF, parser paused",
 	     test_recv_before_eof_paused),
+	TEST("recv: a message larger than SO_RCVBUF, slower than SO_RCVTIMEO",
+	     test_recv_big_slow),
 	TEST("disconnect: connect(AF_UNSPEC) refused", test_disconnect),
 	TEST("send and poll on a socket still connecting", test_connecting),
 	TEST("recv: MSG_OOB and MSG_ERRQUEUE do not consume IKE messages",
