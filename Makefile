@@ -57,7 +57,7 @@ TEST_LIB := tests/guest/lib
 # the C suites: $(TEST_LIB)/harness.c's helpers and suite.c's main()
 SUITE_BINS := build/tests/ulp_test build/tests/esp_stream_test
 # other programs on the helpers alone
-HARNESS_BINS := build/tests/fuzz
+HARNESS_BINS := build/tests/fuzz build/tests/rx_context
 
 tests: $(TEST_BINS)
 
