@@ -37,6 +37,7 @@ struct espintcp_rx {
 	/* the length prefix, then up to the non-ESP marker or SPI */
 	u8 hdr[ESPINTCP_LEN_SIZE + ESPINTCP_MARKER_SIZE];
 	u8 hdr_len;
+	int err;		/* what ended the stream, until reported */
 	bool skip;		/* the message is being read past, not kept */
 	bool paused;		/* the IKE queue is full */
 	bool retry;		/* no buffer for the IKE message yet */
@@ -219,6 +220,7 @@ void espintcp_output_net_exit(struct net *net);
 /* strp.c: the stream parser, on TCP's receive queue */
 void espintcp_strp_init(struct espintcp_sock *esk);
 void espintcp_strp_read(struct espintcp_sock *esk, gfp_t gfp);
+void espintcp_strp_report(struct espintcp_sock *esk);
 void espintcp_strp_stop(struct espintcp_sock *esk);
 void espintcp_strp_done(struct espintcp_sock *esk);
 

@@ -74,6 +74,7 @@ static void espintcp_rx_consumed(struct espintcp_sock *esk,
 	lock_sock(sk);
 	espintcp_rx_uncharge(esk, skb);
 	espintcp_strp_read(esk, GFP_KERNEL);
+	espintcp_strp_report(esk);
 	release_sock(sk);
 }
 

@@ -58,20 +58,35 @@ static void espintcp_strp_uncharge(struct espintcp_sock *esk)
 	esk->rx.charged = 0;
 }
 
-/* a framing error: nothing after it can be found; report it on the socket */
+/*
+ * The error that ended the stream goes to the socket once the messages
+ * before it are read. Under the socket lock.
+ */
+void espintcp_strp_report(struct espintcp_sock *esk)
+{
+	struct sock *sk = esk->sk;
+	int err = esk->rx.err;
+
+	if (!err || !skb_queue_empty_lockless(&esk->ike_queue))
+		return;
+	esk->rx.err = 0;
+	WRITE_ONCE(sk->sk_err, err);
+	sk_error_report(sk);
+}
+
+/* a framing error: nothing after it can be found */
 static void espintcp_strp_abort(struct espintcp_sock *esk, int err)
 {
 	struct espintcp_rx *rx = &esk->rx;
-	struct sock *sk = esk->sk;
 
 	espintcp_strp_uncharge(esk);
 	kfree_skb(rx->skb);
 	espintcp_strp_reset(rx);
 	rx->retry = false;
 	rx->stopped = true;
-	espintcp_stat_add(sk, ESPINTCP_RX_STREAM_ERRORS, 1);
-	WRITE_ONCE(sk->sk_err, err);
-	sk_error_report(sk);
+	rx->err = err;
+	espintcp_stat_add(esk->sk, ESPINTCP_RX_STREAM_ERRORS, 1);
+	espintcp_strp_report(esk);
 }
 
 static bool espintcp_strp_charge(struct espintcp_sock *esk,
