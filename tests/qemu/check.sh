@@ -76,7 +76,7 @@ check_kernel() { # KVER
 # What a kernel that gets the smoke set runs: load, ULP semantics, ESP in
 # each family and mode, fail closed (34), and the kernel log after each
 # (make check-all, or CHECK_ALL=1, runs every script everywhere)
-SMOKE_SCRIPTS=05-kernel.sh,10-load.sh,11-topology.sh,20-ulp.sh,21-esp-stream.sh,30-esp.sh,34-fail-closed.sh
+SMOKE_SCRIPTS=05-kernel.sh,10-load.sh,11-topology.sh,20-ulp.sh,21-esp-stream.sh,22-rx-context.sh,30-esp.sh,34-fail-closed.sh
 
 # the full suite on Debian 13's kernel and on the newest 7.x; the smoke set
 # on the others, Debian 12's included (check_kernel)
