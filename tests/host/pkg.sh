@@ -64,7 +64,7 @@ pkg_modinfo_check() { # KVER
 	result ok "$k" "dkms installed ${ko#/lib/modules/"$k"/}"
 	for f in "version:$PKG_VERSION" "license:GPL" "alias:tcp-ulp-espintcp" \
 		"description:RFC 8229 TCP encapsulation of IKE and ESP (espintcp ULP)" \
-		"parm:esp_queue_bytes:ESP bytes that may wait for a socket's slot; more is dropped (uint)" \
+		"parm:esp_queue_bytes:memory (truesize) of ESP that may wait for a socket's slot; more is dropped (uint)" \
 		"parm:esp_notsent_bytes:ESP enters TCP only while fewer unsent bytes wait there (0: no limit) (uint)"; do
 		check_out "$k" "modinfo ${f%%:*}: ${f#*:}" "${f#*:}" \
 			"$(modinfo -F "${f%%:*}" "$ko" | grep -Fx "${f#*:}")"
