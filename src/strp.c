@@ -77,14 +77,8 @@ void espintcp_strp_report(struct espintcp_sock *esk)
 /* a framing error: nothing after it can be found */
 static void espintcp_strp_abort(struct espintcp_sock *esk, int err)
 {
-	struct espintcp_rx *rx = &esk->rx;
-
-	espintcp_strp_uncharge(esk);
-	kfree_skb(rx->skb);
-	espintcp_strp_reset(rx);
-	rx->retry = false;
-	rx->stopped = true;
-	rx->err = err;
+	espintcp_strp_stop(esk);
+	esk->rx.err = err;
 	espintcp_stat_add(esk->sk, ESPINTCP_RX_STREAM_ERRORS, 1);
 	espintcp_strp_report(esk);
 }
