@@ -252,10 +252,14 @@ static int espintcp_strp_take(struct espintcp_sock *esk, struct sk_buff *seg,
 		if (rx->hdr_len == ESPINTCP_LEN_SIZE) {
 			u16 len = rx->hdr[0] << 8 | rx->hdr[1];
 
-			/* the length counts itself: shorter cannot be resynced */
+			/*
+			 * The length counts itself: shorter cannot be resynced.
+			 * As upstream's parser, leave the bytes of this read in
+			 * TCP: unread, they make close() reset the connection.
+			 */
 			if (len < ESPINTCP_LEN_SIZE) {
 				espintcp_strp_abort(esk, EINVAL);
-				return n;
+				return 0;
 			}
 			rx->len = len - ESPINTCP_LEN_SIZE;
 		}

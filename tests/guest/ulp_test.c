@@ -196,7 +196,12 @@ static void test_bad_length(int family)
 		CHECK(poll(&p, 1, 5000) == 1 && (p.revents & POLLERR),
 		      "length %d: poll revents %#x, want POLLERR", i, p.revents);
 		EXPECT_ERRNO(recv(s, buf, sizeof(buf), 0), EINVAL);
-		close2(c, s);
+		/* as upstream: the bad prefix stays unread, close() resets */
+		close(s);
+		p = (struct pollfd){ .fd = c, .events = POLLIN };
+		CHECK(poll(&p, 1, 5000) == 1, "length %d: the peer saw nothing", i);
+		EXPECT_ERRNO(recv(c, buf, sizeof(buf), 0), ECONNRESET);
+		close(c);
 	}
 	CHECK_DELTA(err, 2);
 }
@@ -1243,7 +1248,7 @@ const struct test tests[] = {
 	TEST("wire: coalesced frames, keepalive, short frames",
 	     test_wire_rx_coalesced),
 	TEST("wire: message queued before the ULP", test_prefix_coalesced),
-	TEST("wire: length < 2 aborts the stream with EINVAL", test_bad_length),
+	TEST("wire: length < 2 aborts the stream with EINVAL, and close() resets", test_bad_length),
 	TEST("recv: short buffer truncates, MSG_TRUNC", test_trunc),
 	TEST("recv: MSG_PEEK", test_peek),
 	TEST("recv: non-blocking EAGAIN", test_nonblock),
