@@ -56,7 +56,13 @@ _topo_end() { # NS HOST
 	[ ! -d /proc/sys/net/ipv6 ] ||
 		ip -n "$1" addr add "fd00:1::$2/64" dev veth0 nodad
 	ip -n "$1" link set veth0 up
-	tc -n "$1" qdisc add dev veth0 clsact
+	topo_filters "$1"
+}
+
+# topo_filters NS: clsact and the drop filters above on $TOPO_DEV (veth0
+# unless set) of NS
+topo_filters() {
+	tc -n "$1" qdisc add dev "${TOPO_DEV:-veth0}" clsact
 	for dir in ingress egress; do
 		_drop "$1" "$dir" ip 1 "match ip protocol 17 0xff"
 		_drop "$1" "$dir" ip 2 "match ip protocol 50 0xff"
@@ -72,13 +78,13 @@ _pref() { # DIR N
 
 _drop() { # NS DIR PROTO N MATCH
 	# shellcheck disable=SC2086
-	tc -n "$1" filter add dev veth0 "$2" protocol "$3" pref "$(_pref "$2" "$4")" \
+	tc -n "$1" filter add dev "${TOPO_DEV:-veth0}" "$2" protocol "$3" pref "$(_pref "$2" "$4")" \
 		u32 $5 action drop
 }
 
 # Removes drop filter N (see above): topo_undrop NS ingress|egress N
 topo_undrop() {
-	tc -n "$1" filter del dev veth0 "$2" pref "$(_pref "$2" "$3")"
+	tc -n "$1" filter del dev "${TOPO_DEV:-veth0}" "$2" pref "$(_pref "$2" "$3")"
 }
 
 topo_shape() { # [RATE]
@@ -95,7 +101,7 @@ topo_unshape() {
 
 # Packets dropped so far by drop filter N: tc_dropped NS ingress|egress N
 tc_dropped() {
-	tc -s -n "$1" filter show dev veth0 "$2" pref "$(_pref "$2" "$3")" |
+	tc -s -n "$1" filter show dev "${TOPO_DEV:-veth0}" "$2" pref "$(_pref "$2" "$3")" |
 		sed -n 's/.*(dropped \([0-9]*\),.*/\1/p' | head -n 1
 }
 
