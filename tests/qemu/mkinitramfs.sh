@@ -174,6 +174,8 @@ chmod 755 "$dir/init"
 # the guest's scripts where the tree has them
 mkdir -p "$dir/tests/guest/lib" "$dir/tests/interop"
 cp "$top"/tests/guest/lib/*.sh "$dir/tests/guest/lib/"
+# libreswan's test scenarios for 51-libreswan-tcp.sh
+cp -r "$top/tests/guest/lib/libreswan-tcp" "$dir/tests/guest/lib/"
 cp "$top"/tests/guest/*.sh "$dir/tests/guest/"
 cp "$top/tests/interop/guest.sh" "$dir/tests/interop/"
 chmod 755 "$dir"/tests/guest/*.sh "$dir/tests/interop/guest.sh"
