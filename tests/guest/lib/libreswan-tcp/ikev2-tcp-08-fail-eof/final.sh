@@ -1,0 +1,3 @@
+ipsec _kernel state
+ipsec _kernel policy
+grep '^connection from' /tmp/pluto.log
