@@ -31,6 +31,10 @@ set -u
 . /tests/guest/lib/libreswan.sh
 
 lsw=/tests/guest/lib/libreswan-tcp
+# espintcp=upstream (check.sh, on the reference kernel): the kernel's own
+# espintcp, no module; the same scenarios and link checks, to compare with
+upstream=0
+case " $(cat /proc/cmdline) " in *" espintcp=upstream "*) upstream=1 ;; esac
 TOPO_DEV=eth1
 start=$(date +%s)
 
@@ -447,7 +451,8 @@ scenario() {
 	fi
 	sdir=$lsw/$scen
 	t0=$(date +%s)
-	rm -rf /tmp/lsw
+	# a host that runs no pluto in this scenario has no log of the last's
+	rm -rf /tmp/lsw /tmp/pluto-*.log
 	mkdir -p /tmp/lsw
 	lsw_topo
 	[ $# -eq 0 ] || lsw_open "$@"
@@ -468,6 +473,7 @@ scenario() {
 # the module's view of a scenario whose Child SA went over TCP: ESP both
 # ways in the stream, IKE received, nothing of it as UDP or ESP on the link
 module_tcp_checks() {
+	[ "$upstream" = 0 ] || return 0
 	check "$scen: west sent and received ESP and IKE in the stream (/proc/net/espintcp)" \
 		_positive west esp_tx_msgs esp_rx_msgs ike_rx_msgs
 	check "$scen: east sent and received ESP and IKE in the stream" \
@@ -561,4 +567,4 @@ for s in 06-fail-ike-sa-init-cookie 06-fail-ike-sa-init-invalid-ke \
 done
 
 echo "# 51-libreswan-tcp.sh: $(($(date +%s) - start)) s"
-check "module released after libreswan: rmmod" rmmod_wait
+[ "$upstream" = 1 ] || check "module released after libreswan: rmmod" rmmod_wait
