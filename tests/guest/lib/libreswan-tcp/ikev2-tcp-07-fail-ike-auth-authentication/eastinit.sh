@@ -1,0 +1,9 @@
+/testing/guestbin/swan-prep --nokeys
+/testing/x509/import.sh real/mainca/east.p12
+ipsec start
+../../guestbin/wait-until-pluto-started
+ipsec add east
+# block IKE and ESP over UDP
+iptables -I INPUT -p udp --dport 500 -j DROP
+iptables -I INPUT -p udp --dport 4500 -j DROP
+echo "initdone"

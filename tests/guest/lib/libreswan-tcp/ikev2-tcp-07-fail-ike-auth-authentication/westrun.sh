@@ -1,0 +1,3 @@
+# expected to fail
+ipsec up west
+

@@ -1,0 +1,5 @@
+/testing/guestbin/swan-prep --nokeys
+ipsec start
+../../guestbin/wait-until-pluto-started
+ipsec add east
+echo "initdone"

@@ -1,0 +1,2 @@
+ipsec _kernel state
+ipsec _kernel policy

@@ -1,0 +1,3 @@
+ipsec down westnet-eastnet-route
+ipsec _kernel state
+ipsec _kernel policy
