@@ -32,7 +32,7 @@ wanted="e1000 esp4 esp6 xfrm_user xfrm_algo xfrm4_tunnel xfrm6_tunnel tunnel4 tu
 	nf_conntrack af_key aesni_intel aes_generic gcm ghash_generic
 	ghash_clmulni_intel seqiv echainiv authenc authencesn cbc ctr hmac
 	sha256_generic sha1_generic sha512_generic cryptd crypto_simd
-	chacha20poly1305 inet_diag tcp_diag udp_diag kcm crypto_null"
+	chacha20poly1305 inet_diag tcp_diag udp_diag kcm crypto_null bridge"
 wanted_dirs="crypto arch/x86/crypto lib/crypto net/xfrm net/key net/ipv4
 	net/ipv6 net/netfilter net/sched"
 tools="dash bash ip tc ss nft iperf3 kmod tcpdump ${EXTRA_TOOLS:-}"
