@@ -780,17 +780,22 @@ done
 for s in 06-fail-ike-sa-init-redirect 07-fail-ike-auth-redirect; do
 	scenario "ikev2-tcp-$s" || continue
 	module_tcp_checks west north
-	_c=$(conns west)
+	# libreswan 5.2 leaves west's stream to east open after the
+	# IKE_AUTH redirect (no TCP state on it; 4.10 closes it; why is not
+	# known yet): that one is expected too, exactly
+	_east=0
+	[ "$s" != 07-fail-ike-auth-redirect ] || [ "$ls_major" -lt 5 ] || _east=1
+	_c=$(conns west | tr ';' '\n' | grep ' 192.1.3.33:4500$')
 	_p=${_c%% *}
 	_p=${_p##*:}
-	check_eq "$scen: west's one TCP connection is to north" \
-		"192.1.2.45:$_p 192.1.3.33:4500" "$_c"
+	check_eq "$scen: west's TCP connections: one to north, $_east to east" \
+		"1 $_east" "$(conns west | tr ';' '\n' | grep -c ' 192.1.3.33:4500$') $(conns west | tr ';' '\n' | grep -c ' 192.1.2.23:4500$')"
 	for h in west north; do
 		check_eq "$scen: $h's TCP states are of that connection (/proc/net/espintcp_states)" \
 			"192.1.2.45 192.1.3.33 $_p 4500;192.1.3.33 192.1.2.45 4500 $_p" "$(tcp_peers "$h")"
 	done
-	check_eq "$scen: east has no TCP connection, TCP state or xfrm state left" \
-		"0 0 0" "$(conns east | grep -c .) $(ctr0 east tcp_states) $(xfrm_states east)"
+	check_eq "$scen: east has $_east TCP connection, no TCP state or xfrm state left" \
+		"$_east 0 0" "$(conns east | tr ';' '\n' | grep -c .) $(ctr0 east tcp_states) $(xfrm_states east)"
 	check_eq "$scen: east sent no ESP through the module" 0 "$(ctr0 east esp_tx_msgs)"
 	check_leaked "1 2 3 4" "no UDP or ESP left west, east or north"
 	scenario_end
