@@ -603,13 +603,13 @@ scenario() {
 	scen=$1
 	shift
 	case " ${LSW_SCENARIOS:-$scen} " in *" $scen "*) ;; *) return 1 ;; esac
-	if [ -z "${LSW_SCENARIOS:-}" ]; then
-		case " $lsw_unfinished " in
-		*" $scen "*)
-			skip "$scen" "unfinished: the run hung in ikev2-tcp-01-listen-tcp-yes-udp-no on libreswan 4.10 (cause not found yet); LSW_SCENARIOS=$scen runs it"
-			return 1 ;;
-		esac
-	fi
+	# east's listen-tcp=yes connection in libreswan 4 takes IKE over TCP
+	# only with enable-tcp, which the scenarios (written for 5) lack
+	case $ls_major/$scen in
+	4/ikev2-tcp-01-listen-tcp-yes-udp-*)
+		skip "$scen" "libreswan $ls_version: east answers IKE_SA_INIT over TCP with NO_PROPOSAL_CHOSEN (\"no suitable connection found with IKEv2 policy\": its connection has no enable-tcp, which libreswan 5 no longer asks for) and west's ipsec up tcp waits on after the stream's EOF (over 150 s)"
+		return 1 ;;
+	esac
 	sdir=$lsw/$scen
 	t0=$(date +%s)
 	# a host that runs no pluto in this scenario has no log of the last's
@@ -649,8 +649,11 @@ scenario() {
 # the module's view of a scenario whose Child SA went over TCP: ESP both
 # ways in the stream, IKE received, nothing of it as UDP or ESP on the link
 # (module_tcp_checks [INITIATOR RESPONDER], west and east by default)
+# module: whether the module is under test (its counters and states to
+# check), not upstream's espintcp
+module() { [ "$upstream" = 0 ]; }
 module_tcp_checks() {
-	[ "$upstream" = 0 ] || return 0
+	module || return 0
 	check "$scen: ${1:-west} sent and received ESP and IKE in the stream (/proc/net/espintcp)" \
 		_positive "${1:-west}" esp_tx_msgs esp_rx_msgs ike_rx_msgs
 	check "$scen: ${2:-east} sent and received ESP and IKE in the stream" \
@@ -700,9 +703,6 @@ scenario_end() {
 	echo "# $scen: $(($(date +%s) - t0)) s; commands of 2 s or more:"
 	awk '$1 >= 2' /tmp/lsw/times | sed 's/^/#   /'
 }
-
-# not run unless named in LSW_SCENARIOS, until they are finished
-lsw_unfinished="ikev2-tcp-01-listen-tcp-yes-udp-no ikev2-tcp-01-listen-tcp-yes-udp-yes ikev2-tcp-08-fail-eof"
 
 modprobe xfrm_user
 modprobe bridge 2>/dev/null || true	# nic's 192.1.2.0/24
@@ -766,9 +766,9 @@ skip "ikev2-tcp-09-fail-timeout" "each of its 13 probes holds its connection 10 
 for s in cookie invalid-ke; do
 	scenario "ikev2-tcp-06-fail-ike-sa-init-$s" || continue
 	module_tcp_checks
-	check_eq "$scen: west's messages through the module (IKE_SA_INIT twice, IKE_AUTH; one ping)" \
+	module && check_eq "$scen: west's messages through the module (IKE_SA_INIT twice, IKE_AUTH; one ping)" \
 		"IKE 3/3, ESP 1/1, 2 TCP states" "$(msgs west)"
-	check_eq "$scen: east's messages through the module" \
+	module && check_eq "$scen: east's messages through the module" \
 		"IKE 3/3, ESP 1/1, 2 TCP states" "$(msgs east)"
 	check_leaked "1 2 3 4" "no UDP or ESP left either host"
 	scenario_end
@@ -790,13 +790,13 @@ for s in 06-fail-ike-sa-init-redirect 07-fail-ike-auth-redirect; do
 	_p=${_p##*:}
 	check_eq "$scen: west's TCP connections: one to north, $_east to east" \
 		"1 $_east" "$(conns west | tr ';' '\n' | grep -c ' 192.1.3.33:4500$') $(conns west | tr ';' '\n' | grep -c ' 192.1.2.23:4500$')"
-	for h in west north; do
+	module && for h in west north; do
 		check_eq "$scen: $h's TCP states are of that connection (/proc/net/espintcp_states)" \
 			"192.1.2.45 192.1.3.33 $_p 4500;192.1.3.33 192.1.2.45 4500 $_p" "$(tcp_peers "$h")"
 	done
 	check_eq "$scen: east has $_east TCP connection, no TCP state or xfrm state left" \
 		"$_east 0 0" "$(conns east | tr ';' '\n' | grep -c .) $(ctr0 east tcp_states) $(xfrm_states east)"
-	check_eq "$scen: east sent no ESP through the module" 0 "$(ctr0 east esp_tx_msgs)"
+	module && check_eq "$scen: east sent no ESP through the module" 0 "$(ctr0 east esp_tx_msgs)"
 	check_leaked "1 2 3 4" "no UDP or ESP left west, east or north"
 	scenario_end
 done
@@ -808,9 +808,9 @@ if scenario ikev2-tcp-07-fail-ike-auth-authentication; then
 	_l='legacy RSA-SHA1 is not allowed but peer supports nothing else'
 	check_eq "$scen: west's pluto refused RSA-SHA1 (its log)" 1 \
 		"$(grep -v '^|' /tmp/pluto-west.log | grep -c "^\"west\" #1: $_l\$")"
-	check "$scen: IKE_SA_INIT went over TCP through the module both ways" \
+	module && check "$scen: IKE_SA_INIT went over TCP through the module both ways" \
 		_positive west ike_tx_msgs ike_rx_msgs
-	check_eq "$scen: no ESP through the module (west, east)" "0 0 0 0" \
+	module && check_eq "$scen: no ESP through the module (west, east)" "0 0 0 0" \
 		"$(ctr0 west esp_tx_msgs) $(ctr0 west esp_rx_msgs) $(ctr0 east esp_tx_msgs) $(ctr0 east esp_rx_msgs)"
 	check_eq "$scen: no TCP connection, TCP state or xfrm state left (west, east)" "0 0 0 0 0 0" \
 		"$(conns west | grep -c .) $(ctr0 west tcp_states) $(xfrm_states west) $(conns east | grep -c .) $(ctr0 east tcp_states) $(xfrm_states east)"
@@ -826,12 +826,12 @@ if scenario ikev2-tcp-25-rw-nat; then
 	_p=${_c##*:}
 	check_eq "$scen: east's TCP connection is from nic's address" \
 		"192.1.2.23:4500 192.1.2.254:$_p" "$_c"
-	check_eq "$scen: east's TCP states are with nic's address and port (/proc/net/espintcp_states)" \
+	module && check_eq "$scen: east's TCP states are with nic's address and port (/proc/net/espintcp_states)" \
 		"192.1.2.23 192.1.2.254 4500 $_p;192.1.2.254 192.1.2.23 $_p 4500" "$(tcp_peers east)"
 	_c=$(conns road)
 	_q=${_c%% *}
 	_q=${_q##*:}
-	check_eq "$scen: road's TCP states are with its own address and port" \
+	module && check_eq "$scen: road's TCP states are with its own address and port" \
 		"192.1.2.23 192.1.3.209 4500 $_q;192.1.3.209 192.1.2.23 $_q 4500" "$(tcp_peers road)"
 	check_eq "$scen: no ESP reached nic's forwarding (its drop rule's counter)" 0 \
 		"$(ip netns exec nic nft list chain ip filter FORWARD | sed -n 's/.*l4proto esp counter packets \([0-9]*\).*/\1/p')"
@@ -851,13 +851,15 @@ if [ "$ls_major" -lt 5 ] || { [ "$ls_major" -eq 5 ] && [ "$_minor" -lt 1 ]; }; t
 	skip "ikev2-tcp-28-ondemand" "libreswan $ls_version connect()s its IKE TCP socket before poking its policy hole (fixed in 5.1, commit 550232aee0): the ondemand policy catches the SYN and pluto blocks in connect()"
 elif scenario ikev2-tcp-28-ondemand; then
 	module_tcp_checks
-	check_eq "$scen: west's messages through the module (IKE_SA_INIT, IKE_AUTH; one ping)" \
+	module && check_eq "$scen: west's messages through the module (IKE_SA_INIT, IKE_AUTH; one ping)" \
 		"IKE 2/2, ESP 1/1, 2 TCP states" "$(msgs west)"
-	check_eq "$scen: east's messages through the module" \
+	module && check_eq "$scen: east's messages through the module" \
 		"IKE 2/2, ESP 1/1, 2 TCP states" "$(msgs east)"
 	check_leaked "1 2 3 4" "no UDP or ESP left either host"
 	scenario_end
 fi
 
 echo "# 51-libreswan-tcp.sh: $(($(date +%s) - start)) s"
-[ "$upstream" = 1 ] || check "module released after libreswan: rmmod" rmmod_wait
+# the module is loaded once some scenario used TCP
+! module || [ ! -d /sys/module/espintcp ] ||
+	check "module released after libreswan: rmmod" rmmod_wait
