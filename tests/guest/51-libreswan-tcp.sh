@@ -35,6 +35,8 @@
 # (lsw_view: ping results, traffic status, the encap lines of the xfrm
 # states), after one normalisation (lsw_normalise). A scenario that needs
 # a newer libreswan than pluto --version says is skipped, saying why.
+#
+# script_timeout: 900
 set -u
 . /tests/guest/lib/netns.sh
 . /tests/guest/lib/esp.sh
