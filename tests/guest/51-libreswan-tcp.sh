@@ -150,8 +150,18 @@ _lsw_road() { # NS HOST-NR: on 192.1.3.0/24, behind nic
 	ip -n "$1" route add default via 192.1.3.254
 }
 lsw_topo_down() {
+	for h in east west nic north road; do pluto_stop "$h"; done
+	# the closed streams end while the links are up: a stream whose
+	# peer went with its namespace would pin the module (its ULP) for
+	# as long as TCP retransmits its FIN
 	for h in east west nic north road; do
-		pluto_stop "$h"
+		for _i in $(seq 100); do
+			[ -n "$(ip netns exec "$h" ss -Htan 2>/dev/null |
+				grep -vE '^(LISTEN|TIME-WAIT) ')" ] || break
+			sleep 0.1
+		done
+	done
+	for h in east west nic north road; do
 		ip netns del "$h" 2>/dev/null || true
 	done
 }

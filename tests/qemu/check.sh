@@ -304,8 +304,23 @@ upstream_libreswan() {
 	while read -r s vm; do
 		vu=$("$root/tests/qemu/lsw-table.sh" --verdicts "$dir/console.results" |
 			awk -v s="$s" '$1 == s { $1 = ""; print substr($0, 2) }')
-		check_out "$label" "$s: the same verdict with the module on $k" "$vm" "${vu:-not run}"
+		why=$(lsw_upstream_differs "$s")
+		if [ -n "$why" ]; then
+			check_out "$label" "$s: upstream ${why%%:*}, as known (${why#*: })" \
+				"${why%%:*}" "${vu:-not run}"
+		else
+			check_out "$label" "$s: the same verdict as the module's on $k" \
+				"$vm" "${vu:-not run}"
+		fi
 	done < <("$root/tests/qemu/lsw-table.sh" --verdicts "$BUILD/qemu/$k/console.results")
+}
+# The scenarios where upstream's 6.1 does not do what libreswan expects,
+# and the module does: "VERDICT: WHY"
+lsw_upstream_differs() { # SCENARIO
+	case $1 in
+	ikev2-tcp-08-fail-eof)
+		echo "FAILED: its poll() says readable while part of a message waits in TCP (datagram_poll), so east's pluto reads EAGAIN in a loop, hundreds of log lines; the module's waits for a whole message" ;;
+	esac
 }
 t0=$(date +%s)
 upstream_libreswan
