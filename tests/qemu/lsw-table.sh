@@ -2,7 +2,8 @@
 # tests/qemu/lsw-table.sh LABEL=RESULTS...: the verdict of each of
 # libreswan's ESP-in-TCP scenarios (51-libreswan-tcp.sh) in each run, from
 # the guests' result files (build/qemu/*/console.results), as a Markdown
-# table on stdout: "passed", "FAILED", "skipped: WHY", or "-" (not run).
+# table on stdout: "passed", "FAILED", "skipped (N)" (the reasons listed
+# below it), or "-" (not run).
 # A scenario failed if any result line of it did; skipped if its one line
 # is a SKIP.
 #
@@ -49,8 +50,24 @@ printf ' %s |' "${labels[@]}"
 printf '\n|---|'
 printf -- '---|%.0s' "${labels[@]}"
 printf '\n'
+# a skip's reason once, below the table, by its number
+declare -A note_nr
+notes=()
 for s in "${scens[@]}"; do
 	printf '| %s |' "${s#ikev2-tcp-}"
-	for l in "${labels[@]}"; do printf ' %s |' "${cell[$s/$l]:--}"; done
+	for l in "${labels[@]}"; do
+		v=${cell[$s/$l]:--}
+		case $v in
+		"skipped: "*)
+			if [ -z "${note_nr[$v]+x}" ]; then
+				notes+=("${v#skipped: }")
+				note_nr[$v]=${#notes[@]}
+			fi
+			v="skipped (${note_nr[$v]})" ;;
+		esac
+		printf ' %s |' "$v"
+	done
 	printf '\n'
 done
+[ "${#notes[@]}" = 0 ] || echo
+for i in "${!notes[@]}"; do echo "$((i + 1)). ${notes[$i]}"; done
