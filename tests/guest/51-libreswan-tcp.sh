@@ -532,6 +532,8 @@ lsw_view() {
 #                  sanitizer writes it
 #   ping-summary   busybox's "N packets received" is iputils' "N received",
 #                  and iputils' ", time XXXX" goes
+#   max-bytes      traffic status's ", maxBytes=..." goes: libreswan 4.3
+#                  does not print it
 #   espinudp       the module's TCP states show "encap type espinudp"
 #                  (README, "Where it differs from upstream"): espintcp
 #   state-order    the encap lines of one state listing, sorted: xfrm
@@ -544,6 +546,7 @@ lsw_normalise() {
 		"ephemeral s/sport [0-9][0-9]* dport 4500/sport EPHEM dport 4500/;s/sport 4500 dport [0-9][0-9]*/sport 4500 dport EPHEM/;s/^\(connection from [0-9.]*\):[0-9][0-9]*:/\1:EPHEM:/" \
 		"socket-fd s/: socket [0-9][0-9]*:/: socket XX:/" \
 		"ping-summary s/ packets received,/ received,/;s/, time .*//" \
+		"max-bytes s/, maxBytes=[^,]*,/,/" \
 		"espinudp s/encap type espinudp /encap type espintcp /" \
 		"state-order"; do
 		case $r in
