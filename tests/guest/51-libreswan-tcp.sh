@@ -151,6 +151,11 @@ _lsw_road() { # NS HOST-NR: on 192.1.3.0/24, behind nic
 }
 lsw_topo_down() {
 	for h in east west nic north road; do pluto_stop "$h"; done
+	# a policy pluto left would take the closing streams' own segments
+	for h in east west nic north road; do
+		ip -n "$h" xfrm policy flush 2>/dev/null
+		ip -n "$h" xfrm state flush 2>/dev/null
+	done
 	# the closed streams end while the links are up: a stream whose
 	# peer went with its namespace would pin the module (its ULP) for
 	# as long as TCP retransmits its FIN
@@ -620,8 +625,13 @@ scenario() {
 	case " ${LSW_SCENARIOS:-$scen} " in *" $scen "*) ;; *) return 1 ;; esac
 	# east's listen-tcp=yes connection in libreswan 4 takes IKE over TCP
 	# only with enable-tcp, which the scenarios (written for 5) lack
-	case $ls_major/$scen in
-	4/ikev2-tcp-01-listen-tcp-yes-udp-*)
+	_minor=${ls_version#*.}
+	_minor=${_minor%%.*}
+	case $ls_major.$_minor/$scen in
+	4.[0-3]/ikev2-tcp-05-transport-mode)
+		skip "$scen" "libreswan $ls_version sets no bypass policy on its IKE TCP socket (fixed in 4.4, commit 9a69641b34): the transport SA between the same two hosts takes the connection's own segments, which go into the stream as ESP, and IKE stops"
+		return 1 ;;
+	4.*/ikev2-tcp-01-listen-tcp-yes-udp-*)
 		skip "$scen" "libreswan $ls_version: east answers IKE_SA_INIT over TCP with NO_PROPOSAL_CHOSEN (\"no suitable connection found with IKEv2 policy\": its connection has no enable-tcp, which libreswan 5 no longer asks for) and west's ipsec up tcp waits on after the stream's EOF (over 150 s)"
 		return 1 ;;
 	esac
