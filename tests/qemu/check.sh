@@ -338,7 +338,7 @@ echo "# libreswan's scenarios on upstream: $(($(date +%s) - t0))s"
 lsw_runs=("module $(matrix | head -n 1)=$BUILD/qemu/$(matrix | head -n 1)/console.results"
 	"upstream 6.1=$BUILD/qemu/upstream-6.1/console.results")
 while read -r suite k; do
-	[ "$(release_level "$suite" "$k")" = full ] &&
+	! grep -q '^ok - ikev2-tcp-' "$BUILD/qemu/$k/console.results" 2> /dev/null ||
 		lsw_runs+=("module $k=$BUILD/qemu/$k/console.results")
 done < <(grep -v '^[[:space:]]*$' "$BUILD/releases" 2>/dev/null)
 "$root/tests/qemu/lsw-table.sh" "${lsw_runs[@]}" > "$BUILD/libreswan-tcp.md"
