@@ -151,11 +151,6 @@ _lsw_road() { # NS HOST-NR: on 192.1.3.0/24, behind nic
 }
 lsw_topo_down() {
 	for h in east west nic north road; do pluto_stop "$h"; done
-	# a policy pluto left would take the closing streams' own segments
-	for h in east west nic north road; do
-		ip -n "$h" xfrm policy flush 2>/dev/null
-		ip -n "$h" xfrm state flush 2>/dev/null
-	done
 	# the closed streams end while the links are up: a stream whose
 	# peer went with its namespace would pin the module (its ULP) for
 	# as long as TCP retransmits its FIN
