@@ -60,9 +60,7 @@ pluto_stop() {
 	[ -f "/run/ls-$1.pid" ] || return 0
 	_pid=$(cat "/run/ls-$1.pid")
 	rm -f "/run/ls-$1.pid"
-	# whack waits for pluto's answer: a pluto stuck in a system call
-	# (libreswan 4's blocking connect()) would hold it for ever
-	timeout 10 ip netns exec "$1" whack --rundir "/run/ls-$1" --shutdown > /dev/null 2>&1
+	w "$1" --shutdown > /dev/null 2>&1
 	for _i in $(seq 100); do
 		kill -0 "$_pid" 2>/dev/null || return 0
 		sleep 0.1
