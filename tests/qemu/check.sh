@@ -299,7 +299,7 @@ echo "# interop: $(($(date +%s) - t0))s"
 # 12's kernel did. A scenario whose verdict differs is a defect until
 # explained. build/libreswan-tcp.md: every scenario in every run (README).
 upstream_libreswan() {
-	local k ref dir t0 s vm vu label="upstream 6.1"
+	local k ref dir t0 s vm vu ups label="upstream 6.1"
 	k=$(matrix | head -n 1)
 	dir=$BUILD/qemu/upstream-6.1
 	t0=$(date +%s)
@@ -313,8 +313,9 @@ upstream_libreswan() {
 	GUEST_RESULTS=data KERNEL_IMAGE=$ref \
 		BOOT_ARGS="scripts=51-libreswan-tcp.sh espintcp=upstream" guest_run "$k" "$BUILD/qemu/$k/initramfs.cpio.gz" test "$label" \
 		"$dir/console.log" "$t0"
+	ups=$("$root/tests/qemu/lsw-table.sh" --verdicts "$dir/console.results")
 	while read -r s vm; do
-		vu=$("$root/tests/qemu/lsw-table.sh" --verdicts "$dir/console.results" |
+		vu=$(printf '%s\n' "$ups" |
 			awk -v s="$s" '$1 == s { $1 = ""; print substr($0, 2) }')
 		why=$(lsw_upstream_differs "$s")
 		if [ -n "$why" ]; then
