@@ -137,22 +137,16 @@ int espintcp_stats_net_init(struct net *net);
 void espintcp_stats_net_exit(struct net *net);
 void espintcp_stats_net_free(struct net *net);
 
-#define ESPINTCP_SPI_BUCKETS	64
-
 /*
  * main.c: the module's per-netns data. The counters are per CPU: the data
  * path bumps them for every frame; they go (NULL) before xfrm's own exit
- * destroys the netns's last TCP states. The TCP states' SPIs (spi.c) are
- * looked up for every UDP and ESP packet at LOCAL_OUT while there are any,
- * and change only with the states; so does the gauge of TCP states.
+ * destroys the netns's last TCP states. Nothing a state's destructor
+ * reaches may be here: a state can outlive its netns (spi.c).
  */
 struct espintcp_mib;
 struct espintcp_net {
 	struct espintcp_mib __percpu *mib;
 	struct espintcp_mib __percpu *dead_mib;
-	atomic_long_t tcp_states;
-	spinlock_t spi_lock;		/* writers of spis; readers use RCU */
-	struct hlist_head spis[ESPINTCP_SPI_BUCKETS];
 };
 
 extern unsigned int espintcp_net_id;
@@ -189,14 +183,15 @@ int espintcp_init_state(struct xfrm_state *x, struct netlink_ext_ack *extack);
 int espintcp_xfrm_net_init(struct net *net);
 void espintcp_xfrm_net_exit(struct net *net);
 
-/* spi.c: the SPIs of each netns's TCP states */
+/* spi.c: the SPIs of the TCP states */
 int espintcp_spi_add(struct xfrm_state *x);
 void espintcp_spi_del(struct xfrm_state *x);
 bool espintcp_spi_guarded(struct net *net, __be32 spi,
 			  const xfrm_address_t *daddr, unsigned short family);
 bool espintcp_spi_is_tcp(struct net *net, __be32 spi);
-bool espintcp_net_has_states(struct net *net);
-void espintcp_spi_net_init(struct net *net);
+bool espintcp_spi_any(void);
+long espintcp_spi_count_net(const struct net *net);
+void espintcp_spi_net_exit(const struct net *net);
 
 /* input.c: ESP from the stream into xfrm */
 struct sk_buff *espintcp_esp_alloc(struct espintcp_sock *esk,

@@ -28,7 +28,6 @@ static int __net_init espintcp_net_init(struct net *net)
 {
 	int err;
 
-	espintcp_spi_net_init(net);
 	err = espintcp_stats_net_init(net);
 	if (err)
 		return err;
@@ -53,6 +52,7 @@ static void __net_exit espintcp_net_exit(struct net *net)
 	espintcp_output_net_exit(net);
 	espintcp_xfrm_net_exit(net);
 	espintcp_stats_net_exit(net);
+	espintcp_spi_net_exit(net);
 }
 
 /* the counters, once the data path cannot be bumping them any more */

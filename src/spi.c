@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The SPIs of a netns's TCP states, kept by the module itself.
+ * The SPIs of the TCP states of every netns, kept by the module itself.
  *
  * xfrm takes a TCP state for an ESP-in-UDP state (xfrm.c), so whatever it
  * does on its own with one (MIGRATE, offload, a state added again under
@@ -11,6 +11,13 @@
  * destructor, so a state that was deleted but not yet destroyed still
  * counts: its SPI stays guarded until the last packet that holds it is
  * gone.
+ *
+ * The table is the module's, not the netns's: a state can outlive its
+ * netns (the last reference, a bundle's, is dropped after a grace period),
+ * so its destructor may run after the netns's memory is freed, and must
+ * not touch it. An entry names its netns by address only, and forgets it
+ * when the netns goes (espintcp_spi_net_exit()), before a new netns can
+ * be given the same address.
  */
 #include <linux/jhash.h>
 #include <linux/rculist.h>
@@ -19,9 +26,12 @@
 
 #include "espintcp.h"
 
+#define ESPINTCP_SPI_BUCKETS	256
+
 struct espintcp_spi {
 	struct hlist_node node;
 	const struct xfrm_state *x;	/* identity only, never dereferenced */
+	const struct net *net;		/* likewise; NULL once it is gone */
 	xfrm_address_t daddr;
 	__be32 spi;
 	unsigned short family;
@@ -33,51 +43,56 @@ struct espintcp_spi {
 	struct rcu_head rcu;
 };
 
-static struct hlist_head *espintcp_spi_bucket(struct espintcp_net *en,
-					      __be32 spi)
+static DEFINE_SPINLOCK(espintcp_spi_lock);	/* writers; readers use RCU */
+static struct hlist_head espintcp_spis[ESPINTCP_SPI_BUCKETS];
+static atomic_long_t espintcp_spi_count;
+
+static struct hlist_head *espintcp_spi_bucket(__be32 spi)
 {
-	return &en->spis[jhash_1word((__force u32)spi, 0) &
-			 (ESPINTCP_SPI_BUCKETS - 1)];
+	return &espintcp_spis[jhash_1word((__force u32)spi, 0) &
+			      (ESPINTCP_SPI_BUCKETS - 1)];
 }
 
 /* @x becomes a TCP state: its SPI is guarded from now on */
 int espintcp_spi_add(struct xfrm_state *x)
 {
-	struct espintcp_net *en = espintcp_net(xs_net(x));
 	struct espintcp_spi *e;
 
 	e = kzalloc(sizeof(*e), GFP_KERNEL_ACCOUNT);
 	if (!e)
 		return -ENOMEM;
 	e->x = x;
+	e->net = xs_net(x);
 	e->daddr = x->id.daddr;
 	e->spi = x->id.spi;
 	e->family = x->props.family;
 	e->any_daddr = x->km.state == XFRM_STATE_VALID;
 
-	spin_lock_bh(&en->spi_lock);
-	hlist_add_head_rcu(&e->node, espintcp_spi_bucket(en, e->spi));
-	spin_unlock_bh(&en->spi_lock);
-	atomic_long_inc(&en->tcp_states);
+	spin_lock_bh(&espintcp_spi_lock);
+	hlist_add_head_rcu(&e->node, espintcp_spi_bucket(e->spi));
+	spin_unlock_bh(&espintcp_spi_lock);
+	atomic_long_inc(&espintcp_spi_count);
 	return 0;
 }
 
-/* @x, a TCP state, is destroyed (or its init_state failed) */
+/*
+ * @x, a TCP state, is destroyed (or its init_state failed). Its netns may
+ * be gone.
+ */
 void espintcp_spi_del(struct xfrm_state *x)
 {
-	struct espintcp_net *en = espintcp_net(xs_net(x));
 	struct espintcp_spi *e;
 
-	spin_lock_bh(&en->spi_lock);
-	hlist_for_each_entry(e, espintcp_spi_bucket(en, x->id.spi), node) {
+	spin_lock_bh(&espintcp_spi_lock);
+	hlist_for_each_entry(e, espintcp_spi_bucket(x->id.spi), node) {
 		if (e->x == x) {
 			hlist_del_rcu(&e->node);
 			kfree_rcu(e, rcu);
-			atomic_long_dec(&en->tcp_states);
+			atomic_long_dec(&espintcp_spi_count);
 			break;
 		}
 	}
-	spin_unlock_bh(&en->spi_lock);
+	spin_unlock_bh(&espintcp_spi_lock);
 }
 
 /*
@@ -87,11 +102,11 @@ void espintcp_spi_del(struct xfrm_state *x)
 bool espintcp_spi_guarded(struct net *net, __be32 spi,
 			  const xfrm_address_t *daddr, unsigned short family)
 {
-	struct espintcp_net *en = espintcp_net(net);
 	struct espintcp_spi *e;
 
-	hlist_for_each_entry_rcu(e, espintcp_spi_bucket(en, spi), node)
-		if (e->spi == spi && e->family == family &&
+	hlist_for_each_entry_rcu(e, espintcp_spi_bucket(spi), node)
+		if (e->spi == spi && READ_ONCE(e->net) == net &&
+		    e->family == family &&
 		    (e->any_daddr || xfrm_addr_equal(&e->daddr, daddr, family)))
 			return true;
 	return false;
@@ -104,13 +119,12 @@ bool espintcp_spi_guarded(struct net *net, __be32 spi,
  */
 bool espintcp_spi_is_tcp(struct net *net, __be32 spi)
 {
-	struct espintcp_net *en = espintcp_net(net);
 	struct espintcp_spi *e;
 	bool found = false;
 
 	rcu_read_lock();
-	hlist_for_each_entry_rcu(e, espintcp_spi_bucket(en, spi), node) {
-		if (e->spi == spi) {
+	hlist_for_each_entry_rcu(e, espintcp_spi_bucket(spi), node) {
+		if (e->spi == spi && READ_ONCE(e->net) == net) {
 			found = true;
 			break;
 		}
@@ -119,17 +133,37 @@ bool espintcp_spi_is_tcp(struct net *net, __be32 spi)
 	return found;
 }
 
-bool espintcp_net_has_states(struct net *net)
+/* whether any netns has a TCP state: the egress guard's fast way out */
+bool espintcp_spi_any(void)
 {
-	return atomic_long_read(&espintcp_net(net)->tcp_states) > 0;
+	return atomic_long_read(&espintcp_spi_count) > 0;
 }
 
-void espintcp_spi_net_init(struct net *net)
+/* the TCP states of @net, destroyed or not (/proc/net/espintcp) */
+long espintcp_spi_count_net(const struct net *net)
 {
-	struct espintcp_net *en = espintcp_net(net);
+	struct espintcp_spi *e;
+	long n = 0;
 	int i;
 
-	spin_lock_init(&en->spi_lock);
+	rcu_read_lock();
 	for (i = 0; i < ESPINTCP_SPI_BUCKETS; i++)
-		INIT_HLIST_HEAD(&en->spis[i]);
+		hlist_for_each_entry_rcu(e, &espintcp_spis[i], node)
+			n += READ_ONCE(e->net) == net;
+	rcu_read_unlock();
+	return n;
+}
+
+/* @net goes: its states' entries, destroyed or not, no longer name it */
+void espintcp_spi_net_exit(const struct net *net)
+{
+	struct espintcp_spi *e;
+	int i;
+
+	spin_lock_bh(&espintcp_spi_lock);
+	for (i = 0; i < ESPINTCP_SPI_BUCKETS; i++)
+		hlist_for_each_entry(e, &espintcp_spis[i], node)
+			if (e->net == net)
+				WRITE_ONCE(e->net, NULL);
+	spin_unlock_bh(&espintcp_spi_lock);
 }

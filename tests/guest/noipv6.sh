@@ -1,7 +1,9 @@
 #!/bin/sh
-# The guest booted with ipv6.disable=1 (check.sh's second boot of each
-# kernel): the module loads, says once that it serves IPv4 only, and ESP
-# over TCP works in both modes over IPv4.
+# The guest booted with ipv6.disable=1 and slub_debug=FZP (check.sh's
+# second boot of each kernel): the module loads, says once that it serves
+# IPv4 only, and ESP over TCP works in both modes over IPv4. And a TCP
+# state that outlives its netns is destroyed without touching the netns's
+# freed memory, which this boot poisons.
 set -eu
 . /tests/guest/lib/netns.sh
 . /tests/guest/lib/esp.sh
@@ -46,6 +48,43 @@ for mode in transport tunnel; do
 	check "IPv4 $mode: rmmod once the states are flushed" rmmod_wait
 	modprobe espintcp
 done
+
+# A TCP state can outlive its netns: a bundle or a packet may hold it past
+# xfrm's exit, and its destructor then runs after the netns's memory (the
+# module's per-netns data with it) is freed. xfrm_hold.ko holds one so.
+# SLUB poisons freed objects in this boot: a destructor that touched the
+# freed memory would spin on a poisoned lock or overwrite the poison, and
+# the kernel log would say so.
+held() { cut -d' ' -f"$1" /proc/xfrm_hold; } # 1: the state, 2: netns exits
+if [ "$(cat /sys/kernel/slab/kmalloc-1k/poison 2>/dev/null)" != 1 ]; then
+	ok "a TCP state outlives its netns # SKIP freed slab objects are not poisoned (boot without slub_debug=P)"
+else
+	insmod /tests/kmod/xfrm_hold.ko
+	ip netns add held
+	ip -n held xfrm state add src 10.0.1.1 dst 10.0.1.2 proto esp \
+		spi 0x7301 reqid 1 mode transport $AEAD \
+		encap espintcp 40600 4950 0.0.0.0
+	check_eq "outliving its netns: the state is a TCP state" 1 "$(ctr held tcp_states)"
+	check "outliving its netns: xfrm_hold.ko holds the state" \
+		ip netns exec held sh -c 'echo hold 10.0.1.2 7301 > /proc/xfrm_hold'
+	ip netns del held
+	check_poll "outliving its netns: xfrm's exit deleted the state" dead \
+		held 1
+	# netns cleanups run one at a time: once the next one has begun, the
+	# held state's netns is freed
+	e=$(held 2)
+	ip netns add next
+	ip netns del next
+	check_poll "outliving its netns: the netns is freed (the next one's exit began)" \
+		$((e + 1)) held 2
+	check "outliving its netns: the last reference dropped, the destructor runs" \
+		sh -c 'echo put > /proc/xfrm_hold'
+	check_eq "outliving its netns: nothing held" none "$(held 1)"
+	check "outliving its netns: rmmod (the state's reference on the module is gone)" \
+		rmmod_wait
+	rmmod xfrm_hold
+	modprobe espintcp
+fi
 rmmod_wait
 topo_down
 exit 0

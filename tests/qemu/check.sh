@@ -70,13 +70,18 @@ check_kernel() { # KVER
 			guest_run "$k" "$initrd" test "$k" "$dir/console.log" "$t0"
 	fi
 	# the module must load and serve IPv4 on a kernel without IPv6
-	BOOT_ARGS=ipv6.disable=1 guest_run "$k" "$initrd" noipv6 \
-		"$k ipv6.disable=1" "$dir/console-noipv6.log" "$(date +%s)"
+	BOOT_ARGS="$NOIPV6_BOOT_ARGS" guest_run "$k" "$initrd" noipv6 \
+		"$k $NOIPV6_BOOT_ARGS" "$dir/console-noipv6.log" "$(date +%s)"
 }
 
 # What a kernel that gets the smoke set runs: load, ULP semantics, ESP in
 # each family and mode, fail closed (34), and the kernel log after each
 # (make check-all, or CHECK_ALL=1, runs every script everywhere)
+# The second boot of each kernel (tests/guest/noipv6.sh): without IPv6, and
+# with SLUB's checks of freed objects (poison, red zones, sanity), for the
+# state that outlives its netns
+NOIPV6_BOOT_ARGS="ipv6.disable=1 slub_debug=FZP"
+
 SMOKE_SCRIPTS=05-kernel.sh,10-load.sh,11-topology.sh,20-ulp.sh,21-esp-stream.sh,22-rx-context.sh,30-esp.sh,34-fail-closed.sh
 
 # the full suite on Debian 13's kernel and on the newest 7.x; the smoke set
@@ -166,8 +171,8 @@ check_release() { # SUITE KVER
 	fi
 	KERNEL_IMAGE=$kdir/boot/vmlinuz-$k BOOT_ARGS=$boot_args \
 		guest_run "$k" "$initrd" test "$k" "$dir/console.log" "$t0"
-	KERNEL_IMAGE=$kdir/boot/vmlinuz-$k BOOT_ARGS=ipv6.disable=1 \
-		guest_run "$k" "$initrd" noipv6 "$k ipv6.disable=1" \
+	KERNEL_IMAGE=$kdir/boot/vmlinuz-$k BOOT_ARGS="$NOIPV6_BOOT_ARGS" \
+		guest_run "$k" "$initrd" noipv6 "$k $NOIPV6_BOOT_ARGS" \
 		"$dir/console-noipv6.log" "$(date +%s)"
 	pkg_release_remove "$suite" "$k"
 }

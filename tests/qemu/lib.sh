@@ -187,7 +187,7 @@ qemu_writing() { # CONSOLE_LOG: the pid of the QEMU whose console it is
 
 # Kernel console lines that mean trouble. Only kernel messages (they carry
 # a timestamp) count: the guest init echoes test output to the console too.
-bad_console_line='^\[ *[0-9]+\.[0-9]+\] .*(Kernel panic|WARNING:|BUG:|Oops|general protection|Call Trace|UBSAN|KASAN|refcount_t|possible circular|lockdep|leak)'
+bad_console_line='^\[ *[0-9]+\.[0-9]+\] .*(Kernel panic|WARNING:|BUG:|BUG [^ ]+ \(|Oops|general protection|Call Trace|UBSAN|KASAN|refcount_t|possible circular|lockdep|leak)'
 # Lines that match it but are not trouble: kmemleak's own notes (its
 # findings are judged by tests/guest/99-kmemleak.sh), lockdep's note that
 # RCU is checked too (debug kernels), the kernel echoing its command line
