@@ -73,7 +73,12 @@ int main(int argc, char **argv)
 			r = read(0, buf, sizeof(buf));
 			if (r <= 0) {
 				in_open = 0;
-				if (shutdown(fd, SHUT_WR) < 0)
+				/*
+				 * A peer that reset the connection already:
+				 * the read says so, as ncat does
+				 */
+				if (shutdown(fd, SHUT_WR) < 0 &&
+				    errno != ENOTCONN)
 					return fail(NULL);
 			} else if (write(fd, buf, r) != r) {
 				return fail(NULL);
