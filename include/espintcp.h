@@ -140,13 +140,16 @@ void espintcp_stats_net_free(struct net *net);
 /*
  * main.c: the module's per-netns data. The counters are per CPU: the data
  * path bumps them for every frame; they go (NULL) before xfrm's own exit
- * destroys the netns's last TCP states. Nothing a state's destructor
- * reaches may be here: a state can outlive its netns (spi.c).
+ * destroys the netns's last TCP states. The list and the count of the
+ * netns's TCP states (spi.c) are left by a state's destructor once the
+ * netns has gone: a state can outlive its netns.
  */
 struct espintcp_mib;
 struct espintcp_net {
 	struct espintcp_mib __percpu *mib;
 	struct espintcp_mib __percpu *dead_mib;
+	struct hlist_head spis;
+	atomic_long_t tcp_states;
 };
 
 extern unsigned int espintcp_net_id;
@@ -189,8 +192,9 @@ void espintcp_spi_del(struct xfrm_state *x);
 bool espintcp_spi_guarded(struct net *net, __be32 spi,
 			  const xfrm_address_t *daddr, unsigned short family);
 bool espintcp_spi_is_tcp(struct net *net, __be32 spi);
-bool espintcp_spi_any(void);
-long espintcp_spi_count_net(const struct net *net);
+long espintcp_net_tcp_states(const struct net *net);
+void espintcp_spi_init(void);
+void espintcp_spi_net_init(struct net *net);
 void espintcp_spi_net_exit(const struct net *net);
 
 /* input.c: ESP from the stream into xfrm */

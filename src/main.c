@@ -28,6 +28,7 @@ static int __net_init espintcp_net_init(struct net *net)
 {
 	int err;
 
+	espintcp_spi_net_init(net);
 	err = espintcp_stats_net_init(net);
 	if (err)
 		return err;
@@ -92,6 +93,7 @@ static int __init espintcp_init(void)
 	int err;
 
 	espintcp_output_init();
+	espintcp_spi_init();
 	err = register_pernet_subsys(&espintcp_net_ops);
 	if (err)
 		return err;

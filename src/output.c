@@ -238,7 +238,7 @@ static unsigned int espintcp_out4(void *priv, struct sk_buff *skb,
 					      !ip_is_fragment(iph) ? off : 0);
 	/* what follows the first fragment has no header to look at */
 	if (!(IPCB(skb)->flags & IPSKB_XFRM_TRANSFORMED) ||
-	    !espintcp_spi_any() ||
+	    !espintcp_net_tcp_states(state->net) ||
 	    (iph->frag_off & htons(IP_OFFSET)))
 		return NF_ACCEPT;
 	return espintcp_guard(state->net, skb, iph->protocol, off,
@@ -255,7 +255,7 @@ static unsigned int espintcp_out6(void *priv, struct sk_buff *skb,
 	int off;
 
 	if (!x && (!(IP6CB(skb)->flags & IP6SKB_XFRM_TRANSFORMED) ||
-		   !espintcp_spi_any()))
+		   !espintcp_net_tcp_states(state->net)))
 		return NF_ACCEPT;
 	off = ipv6_skip_exthdr(skb, skb_network_offset(skb) + sizeof(*ip6h),
 			       &nexthdr, &frag_off);

@@ -13,25 +13,30 @@
  * gone.
  *
  * The table is the module's, not the netns's: a state can outlive its
- * netns (the last reference, a bundle's, is dropped after a grace period),
- * so its destructor may run after the netns's memory is freed, and must
- * not touch it. An entry names its netns by address only, and forgets it
- * when the netns goes (espintcp_spi_net_exit()), before a new netns can
- * be given the same address.
+ * netns (its last reference, a bundle's or a packet's, dropped after the
+ * netns's exit), and its destructor must then find its entry without the
+ * netns's memory, which is freed. An entry is hashed by the netns's
+ * address and the SPI, with a seed of the module's, so that one netns's
+ * states do not crowd another's buckets. It is also on a list of its
+ * netns's, which counts them; it leaves that list when the netns goes
+ * (espintcp_spi_net_exit()), and names no netns from then on, before a
+ * new netns can be given the same address.
  */
 #include <linux/jhash.h>
+#include <linux/random.h>
 #include <linux/rculist.h>
 #include <linux/slab.h>
 #include <net/xfrm.h>
 
 #include "espintcp.h"
 
-#define ESPINTCP_SPI_BUCKETS	256
+#define ESPINTCP_SPI_BITS	10
 
 struct espintcp_spi {
-	struct hlist_node node;
+	struct hlist_node node;		/* in its bucket; read under RCU */
+	struct hlist_node net_node;	/* in its netns's list, while @net */
 	const struct xfrm_state *x;	/* identity only, never dereferenced */
-	const struct net *net;		/* likewise; NULL once it is gone */
+	const struct net *net;		/* NULL once the netns is gone */
 	xfrm_address_t daddr;
 	__be32 spi;
 	unsigned short family;
@@ -43,54 +48,66 @@ struct espintcp_spi {
 	struct rcu_head rcu;
 };
 
-static DEFINE_SPINLOCK(espintcp_spi_lock);	/* writers; readers use RCU */
-static struct hlist_head espintcp_spis[ESPINTCP_SPI_BUCKETS];
-static atomic_long_t espintcp_spi_count;
+/* writers of the buckets, the netns lists and the entries' @net */
+static DEFINE_SPINLOCK(espintcp_spi_lock);
+static struct hlist_head espintcp_spis[1 << ESPINTCP_SPI_BITS];
+static u32 espintcp_spi_seed __read_mostly;
 
-static struct hlist_head *espintcp_spi_bucket(__be32 spi)
+/* @net: an address, never dereferenced (the netns may be gone) */
+static struct hlist_head *espintcp_spi_bucket(const struct net *net,
+					      __be32 spi)
 {
-	return &espintcp_spis[jhash_1word((__force u32)spi, 0) &
-			      (ESPINTCP_SPI_BUCKETS - 1)];
+	u32 h = jhash_2words((__force u32)spi, (u32)(unsigned long)net,
+			     espintcp_spi_seed);
+
+	return &espintcp_spis[h >> (32 - ESPINTCP_SPI_BITS)];
 }
 
 /* @x becomes a TCP state: its SPI is guarded from now on */
 int espintcp_spi_add(struct xfrm_state *x)
 {
+	const struct net *net = xs_net(x);
+	struct espintcp_net *en = espintcp_net(net);
 	struct espintcp_spi *e;
 
 	e = kzalloc(sizeof(*e), GFP_KERNEL_ACCOUNT);
 	if (!e)
 		return -ENOMEM;
 	e->x = x;
-	e->net = xs_net(x);
+	e->net = net;
 	e->daddr = x->id.daddr;
 	e->spi = x->id.spi;
 	e->family = x->props.family;
 	e->any_daddr = x->km.state == XFRM_STATE_VALID;
 
 	spin_lock_bh(&espintcp_spi_lock);
-	hlist_add_head_rcu(&e->node, espintcp_spi_bucket(e->spi));
+	hlist_add_head_rcu(&e->node, espintcp_spi_bucket(net, e->spi));
+	hlist_add_head(&e->net_node, &en->spis);
+	atomic_long_inc(&en->tcp_states);
 	spin_unlock_bh(&espintcp_spi_lock);
-	atomic_long_inc(&espintcp_spi_count);
 	return 0;
 }
 
 /*
  * @x, a TCP state, is destroyed (or its init_state failed). Its netns may
- * be gone.
+ * be gone: then its entry names none.
  */
 void espintcp_spi_del(struct xfrm_state *x)
 {
 	struct espintcp_spi *e;
 
 	spin_lock_bh(&espintcp_spi_lock);
-	hlist_for_each_entry(e, espintcp_spi_bucket(x->id.spi), node) {
-		if (e->x == x) {
-			hlist_del_rcu(&e->node);
-			kfree_rcu(e, rcu);
-			atomic_long_dec(&espintcp_spi_count);
-			break;
+	hlist_for_each_entry(e, espintcp_spi_bucket(xs_net(x), x->id.spi),
+			     node) {
+		if (e->x != x)
+			continue;
+		hlist_del_rcu(&e->node);
+		if (e->net) {
+			hlist_del(&e->net_node);
+			atomic_long_dec(&espintcp_net(e->net)->tcp_states);
 		}
+		kfree_rcu(e, rcu);
+		break;
 	}
 	spin_unlock_bh(&espintcp_spi_lock);
 }
@@ -104,7 +121,7 @@ bool espintcp_spi_guarded(struct net *net, __be32 spi,
 {
 	struct espintcp_spi *e;
 
-	hlist_for_each_entry_rcu(e, espintcp_spi_bucket(spi), node)
+	hlist_for_each_entry_rcu(e, espintcp_spi_bucket(net, spi), node)
 		if (e->spi == spi && READ_ONCE(e->net) == net &&
 		    e->family == family &&
 		    (e->any_daddr || xfrm_addr_equal(&e->daddr, daddr, family)))
@@ -123,7 +140,7 @@ bool espintcp_spi_is_tcp(struct net *net, __be32 spi)
 	bool found = false;
 
 	rcu_read_lock();
-	hlist_for_each_entry_rcu(e, espintcp_spi_bucket(spi), node) {
+	hlist_for_each_entry_rcu(e, espintcp_spi_bucket(net, spi), node) {
 		if (e->spi == spi && READ_ONCE(e->net) == net) {
 			found = true;
 			break;
@@ -133,37 +150,34 @@ bool espintcp_spi_is_tcp(struct net *net, __be32 spi)
 	return found;
 }
 
-/* whether any netns has a TCP state: the egress guard's fast way out */
-bool espintcp_spi_any(void)
+/* the TCP states of @net, destroyed or not */
+long espintcp_net_tcp_states(const struct net *net)
 {
-	return atomic_long_read(&espintcp_spi_count) > 0;
+	return atomic_long_read(&espintcp_net(net)->tcp_states);
 }
 
-/* the TCP states of @net, destroyed or not (/proc/net/espintcp) */
-long espintcp_spi_count_net(const struct net *net)
+void espintcp_spi_init(void)
 {
-	struct espintcp_spi *e;
-	long n = 0;
-	int i;
+	espintcp_spi_seed = get_random_u32();
+}
 
-	rcu_read_lock();
-	for (i = 0; i < ESPINTCP_SPI_BUCKETS; i++)
-		hlist_for_each_entry_rcu(e, &espintcp_spis[i], node)
-			n += READ_ONCE(e->net) == net;
-	rcu_read_unlock();
-	return n;
+void espintcp_spi_net_init(struct net *net)
+{
+	INIT_HLIST_HEAD(&espintcp_net(net)->spis);
 }
 
 /* @net goes: its states' entries, destroyed or not, no longer name it */
 void espintcp_spi_net_exit(const struct net *net)
 {
+	struct espintcp_net *en = espintcp_net(net);
+	struct hlist_node *tmp;
 	struct espintcp_spi *e;
-	int i;
 
 	spin_lock_bh(&espintcp_spi_lock);
-	for (i = 0; i < ESPINTCP_SPI_BUCKETS; i++)
-		hlist_for_each_entry(e, &espintcp_spis[i], node)
-			if (e->net == net)
-				WRITE_ONCE(e->net, NULL);
+	hlist_for_each_entry_safe(e, tmp, &en->spis, net_node) {
+		hlist_del(&e->net_node);
+		WRITE_ONCE(e->net, NULL);
+	}
+	atomic_long_set(&en->tcp_states, 0);
 	spin_unlock_bh(&espintcp_spi_lock);
 }

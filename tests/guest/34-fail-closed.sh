@@ -186,6 +186,34 @@ guard_test() { # FAMILY
 	fi
 	check_eq "$t: srv took no ESP in from any of it" 0 "$(ctr srv esp_rx_msgs)"
 
+	# The TCP states' SPIs are one table of the module's: another netns
+	# with the same addresses and IPComp, and a TCP state of its own (so
+	# that its guard looks), sends the same datagrams as UDP, unstopped.
+	ip netns add other
+	ip -n other link add veth0 type dummy
+	if [ "$fam" = 4 ]; then
+		ip -n other addr add "$c/24" dev veth0
+	else
+		ip -n other addr add "$c/64" dev veth0 nodad
+	fi
+	ip -n other link set veth0 up
+	topo_filters other
+	ip -n other xfrm state add src "$c" dst "$s" proto esp spi 0x${fam}d01 \
+		reqid 1 mode transport $AEAD encap espintcp "$cport" 4999 0.0.0.0
+	ip -n other xfrm state add src "$c" dst "$s" proto comp spi 0x${fam}c1 \
+		mode transport comp deflate
+	ip -n other xfrm policy add src "$c" dst "$s" proto udp dport "$sport" \
+		dir out tmpl src "$c" dst "$s" proto comp mode transport
+	u0=$(egress other "$udpf")
+	ip netns exec other $bin/run_as $nobody env UDP_BLAST_SPORT="$cport" \
+		$bin/udp_blast "$fam" "$s" "$sport" 3 64 "$spo" > /dev/null 2>&1
+	other_out() {
+		echo "$(($(egress other "$udpf") - u0)) $(ctr other tx_drop_guard)"
+	}
+	check_poll "$t, another netns, same SPI through IPComp: out as UDP, stopped by the guard" \
+		"3 0" other_out
+	ip netns del other
+
 	# a NIC would send the SA's ESP as ESP-in-UDP: xfrm refuses to offload
 	# a state with TFC padding, which TCP states have (1 byte: none) where
 	# the kernel has packet offload; older kernels refuse any encap, and
