@@ -524,6 +524,9 @@ lsw_view() {
 # to /tmp/lsw/rules as "RULE COUNT". The rules:
 #   whack-code     libreswan 4's whack puts a 3-digit code before each line
 #                  ("006 #2: ..."); 5 does not
+#   tcp-log-4.3    pluto 4.0-4.3's five log lines for a TCP stream that
+#                  ends early (ikev2-tcp-08-fail-eof) say the same in the
+#                  words 4.4 (commit 48b771201b's series) gave them
 #   add-time       add_time=N becomes libreswan's own 1234567890
 #   ephemeral      the TCP client's port in encap lines and pluto's
 #                  "connection from" lines becomes EPHEM, as libreswan's
@@ -542,6 +545,7 @@ lsw_view() {
 #                  first
 lsw_normalise() {
 	for r in "whack-code s/^[0-9][0-9][0-9] //" \
+		"tcp-log-4.3 s/: TCP: accepting connection$/: IKETCP ACCEPTED: socket XX: accepted connection/;s/: TCP: problem reading IKETCP prefix from socket [0-9]* - returned \([0-9]*\) bytes but expecting \([0-9]*\); closing socket$/: IKETCP ACCEPTED: socket XX: reading 'IKETCP' prefix returned \1 bytes but expecting \2; closing socket/;s/: TCP: did not receive the IKE-in-TCP stream prefix ; closing socket$/: IKETCP ACCEPTED: socket XX: prefix did not match 'IKETCP'; closing socket/;s/: TCP: 0 byte message from socket [0-9]* indicates EOF$/: IKETCP PREFIX_RECEIVED: socket XX: 0 byte first packet indicates EOF/;s/: TCP: read from socket [0-9]* failed Errno \([0-9]*\): \(.*\)$/: IKETCP PREFIX_RECEIVED: socket XX: reading first packet failed: \2 (errno \1)/" \
 		"add-time s/add_time=[0-9]*/add_time=1234567890/" \
 		"ephemeral s/sport [0-9][0-9]* dport 4500/sport EPHEM dport 4500/;s/sport 4500 dport [0-9][0-9]*/sport 4500 dport EPHEM/;s/^\(connection from [0-9.]*\):[0-9][0-9]*:/\1:EPHEM:/" \
 		"socket-fd s/: socket [0-9][0-9]*:/: socket XX:/" \
@@ -623,6 +627,12 @@ scenario() {
 	_minor=${ls_version#*.}
 	_minor=${_minor%%.*}
 	case $ls_major.$_minor/$scen in
+	4.[0-3]/ikev2-tcp-06-fail-ike-sa-init-invalid-ke)
+		skip "$scen" "libreswan $ls_version's pluto dies (SIGSEGV in libevent) as INVALID_KE makes it send IKE_SA_INIT again over TCP, and the scenario's next command waits for it (4.10 and 5.2 pass this scenario)"
+		return 1 ;;
+	4.[0-7]/ikev2-tcp-27-6in6)
+		skip "$scen" "libreswan $ls_version opens its IKE TCP socket as AF_INET whatever the peer's family (fixed in 4.8, commit 926633511c): connect() to the IPv6 peer fails with EAFNOSUPPORT"
+		return 1 ;;
 	4.[0-3]/ikev2-tcp-05-transport-mode)
 		skip "$scen" "libreswan $ls_version sets no bypass policy on its IKE TCP socket (fixed in 4.4, commit 9a69641b34): the transport SA between the same two hosts takes the connection's own segments, which go into the stream as ESP, and IKE stops"
 		return 1 ;;
