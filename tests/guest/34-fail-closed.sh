@@ -190,7 +190,10 @@ guard_test() { # FAMILY
 	# with the same addresses and IPComp, and a TCP state of its own (so
 	# that its guard looks), sends the same datagrams as UDP, unstopped.
 	ip netns add other
-	ip -n other link add veth0 type dummy
+	# a veth of its own, without neighbour discovery: what leaves, leaves
+	ip -n other link add veth0 type veth peer name veth1
+	ip -n other link set veth0 arp off
+	ip -n other link set veth1 up
 	if [ "$fam" = 4 ]; then
 		ip -n other addr add "$c/24" dev veth0
 	else
