@@ -1,11 +1,13 @@
 #!/bin/sh
 # The fuzzer (tests/guest/fuzz.c) for FUZZ_SECONDS (default 40; make fuzz
 # DURATION=... runs longer; fuzz_kind=reader on the kernel command line,
-# make fuzz KIND=reader, runs reader rounds only), then churn the fuzzer cannot do from one
-# process: xfrm states added, updated and deleted under ESP traffic,
-# connections closed and namespaces deleted under traffic, modprobe and
-# rmmod in a loop. Afterwards the module unloads (nothing holds it) and
-# every TCP socket is freed (sockstat's alloc is back where it was).
+# make fuzz KIND=reader, runs reader rounds only), then churn the fuzzer
+# cannot do from one process: xfrm states added, updated and deleted under
+# ESP traffic, connections closed and namespaces deleted under traffic,
+# uid 65534's own namespaces (unshare -Urn) ended with TCP states and
+# traffic in them, modprobe and rmmod in a loop. Afterwards the module
+# unloads (nothing holds it) and every TCP socket is freed (sockstat's
+# alloc is back where it was).
 set -eu
 . /tests/guest/lib/netns.sh
 . /tests/guest/lib/esp.sh
@@ -68,6 +70,40 @@ sleep 1
 topo_down
 wait || true
 ok "fuzz: connection closed, then namespaces deleted, under traffic"
+
+# --- as uid 65534, in namespaces of its own: states and traffic end with ----
+# the netns, again and again. Any user can do this (a user namespace gives
+# CAP_NET_ADMIN over a netns of its own); a TCP state that outlived its
+# netns once made the destructor write into the netns's freed memory
+# (spi.c). Each netns exits with a TCP state, its policy's bundles and
+# pings in flight, and (one in 4) an espintcp connection that carries ESP.
+nobody=65534
+t="fuzz: uid $nobody in namespaces of its own (unshare -Urn)"
+churn='ip link set lo up &&
+ip xfrm state add src 127.0.0.1 dst 127.0.0.1 proto esp spi 0xd1 reqid 1 \
+	mode transport '"$AEAD"' encap espintcp 40800 4980 0.0.0.0 &&
+ip xfrm policy add src 127.0.0.1 dst 127.0.0.1 proto icmp dir out \
+	tmpl src 127.0.0.1 dst 127.0.0.1 proto esp reqid 1 mode transport &&
+{ ping -c 3 -i 0.1 -W 1 127.0.0.1 > /dev/null 2>&1 & } &&
+test "$(awk '\''$1 == "tcp_states" { print $2 }'\'' /proc/net/espintcp)" = 1'
+if ! /tests/bin/run_as $nobody unshare -Urn true 2>/dev/null; then
+	skip "$t" "uid $nobody cannot make a user namespace here"
+else
+	n=0 bad=0
+	end=$(($(date +%s) + 8))
+	while [ "$(date +%s)" -lt "$end" ]; do
+		n=$((n + 1))
+		if [ $((n % 4)) = 0 ]; then
+			/tests/bin/run_as $nobody unshare -Urn /tests/bin/rx_context self \
+				> /dev/null 2>&1 || bad=$((bad + 1))
+		else
+			/tests/bin/run_as $nobody unshare -Urn sh -c "$churn" \
+				> /dev/null 2>&1 || bad=$((bad + 1))
+		fi
+	done
+	check_eq "$t: $n namespaces, each with its TCP state and traffic, then gone" \
+		"0 failed" "$bad failed"
+fi
 
 # --- modprobe and rmmod in a loop, with sockets setting the ULP -------------
 topo_up
