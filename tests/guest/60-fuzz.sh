@@ -81,7 +81,8 @@ nobody=65534
 t="fuzz: uid $nobody in namespaces of its own (unshare -Urn)"
 churn='ip link set lo up &&
 ip xfrm state add src 127.0.0.1 dst 127.0.0.1 proto esp spi 0xd1 reqid 1 \
-	mode transport '"$AEAD"' encap espintcp 40800 4980 0.0.0.0 &&
+	mode transport aead "rfc4106(gcm(aes))" '"$KEY"' 128 \
+	encap espintcp 40800 4980 0.0.0.0 &&
 ip xfrm policy add src 127.0.0.1 dst 127.0.0.1 proto icmp dir out \
 	tmpl src 127.0.0.1 dst 127.0.0.1 proto esp reqid 1 mode transport &&
 { ping -c 3 -i 0.1 -W 1 127.0.0.1 > /dev/null 2>&1 & } &&
