@@ -133,6 +133,8 @@ void espintcp_stat_add(const struct sock *sk, enum espintcp_stat stat,
 		       unsigned long n);
 void espintcp_net_stat_add(struct net *net, enum espintcp_stat stat,
 			   unsigned long n);
+struct seq_file;
+bool espintcp_proc_may_read(struct seq_file *seq);
 int espintcp_stats_net_init(struct net *net);
 void espintcp_stats_net_exit(struct net *net);
 void espintcp_stats_net_free(struct net *net);

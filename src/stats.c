@@ -72,12 +72,28 @@ static int espintcp_stats_show(struct seq_file *seq, void *v)
 	struct espintcp_net *en = espintcp_net(seq_file_single_net(seq));
 	int i;
 
+	if (!espintcp_proc_may_read(seq))
+		return -EACCES;
 	for (i = 0; i < ESPINTCP_NR_STATS; i++)
 		seq_printf(seq, "%-24s %lu\n", espintcp_stat_names[i],
 			   espintcp_stat_sum(en, i));
 	seq_printf(seq, "%-24s %ld\n", "tcp_states",
 		   espintcp_net_tcp_states(seq_file_single_net(seq)));
 	return 0;
+}
+
+/*
+ * Whether the opener of /proc/net/espintcp or espintcp_states may see
+ * them: whoever may run "ip xfrm state" in the netns. The root of a netns
+ * that a user namespace owns (a container's, or any user's own) is not
+ * the file's owner (the namespace has no uid map yet when its files are
+ * made), so the files are 0444 and this is their check, on the opener's
+ * credentials.
+ */
+bool espintcp_proc_may_read(struct seq_file *seq)
+{
+	return file_ns_capable(seq->file, seq_file_single_net(seq)->user_ns,
+			       CAP_NET_ADMIN);
 }
 
 int espintcp_stats_net_init(struct net *net)
@@ -88,7 +104,7 @@ int espintcp_stats_net_init(struct net *net)
 	if (!en->mib)
 		return -ENOMEM;
 	/* traffic volumes, and an oracle for guessed SPIs: netns root only */
-	if (!proc_create_net_single("espintcp", 0400, net->proc_net,
+	if (!proc_create_net_single("espintcp", 0444, net->proc_net,
 				    espintcp_stats_show, NULL)) {
 		free_percpu(en->mib);
 		return -ENOMEM;

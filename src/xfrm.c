@@ -385,6 +385,8 @@ static int espintcp_states_show(struct seq_file *seq, void *v)
 	struct net *net = seq_file_single_net(seq);
 	struct xfrm_state_walk walk;
 
+	if (!espintcp_proc_may_read(seq))
+		return -EACCES;
 	xfrm_state_walk_init(&walk, IPPROTO_ESP, NULL);
 	xfrm_state_walk(net, &walk, espintcp_state_show, seq);
 	xfrm_state_walk_done(&walk, net);
@@ -394,7 +396,7 @@ static int espintcp_states_show(struct seq_file *seq, void *v)
 int espintcp_xfrm_net_init(struct net *net)
 {
 	/* SPIs and ports: for whoever may run "ip xfrm state" (netns root) */
-	if (!proc_create_net_single("espintcp_states", 0400, net->proc_net,
+	if (!proc_create_net_single("espintcp_states", 0444, net->proc_net,
 				    espintcp_states_show, NULL))
 		return -ENOMEM;
 	return 0;

@@ -7,7 +7,8 @@
 # - ESP of TCP states that carry a mark (VTI) or an if_id (xfrm interface)
 #   goes into the connection, and nothing of it leaves as UDP or ESP;
 # - /proc/net/espintcp_states (addresses, SPIs, ports) and /proc/net/espintcp
-#   (traffic volumes, and an oracle for guessed SPIs) are root's only;
+#   (traffic volumes, and an oracle for guessed SPIs) are for the netns's
+#   root only, that of its user namespace when one owns it;
 # - ESP queued on a connection that dies is freed then, not at close().
 # Each tunnel device is first shown to carry plain ESP, so that a failure
 # with espintcp is the module's, not the topology's.
@@ -69,12 +70,20 @@ for fam in $fams1; do
 			"$(cli cat /proc/net/espintcp_states | sort | tr '\n' '|' | sed 's/|$//')"
 		out=$(cli $bin/run_as $nobody cat /proc/net/espintcp 2>&1) && rc=0 || rc=$?
 		check_eq "/proc/net/espintcp: uid $nobody may not read it" \
-			"cat: can't open '/proc/net/espintcp': Permission denied (exit 1)" \
+			"cat: read error: Permission denied (exit 1)" \
 			"$out (exit $rc)"
 		out=$(cli $bin/run_as $nobody cat /proc/net/espintcp_states 2>&1) && rc=0 || rc=$?
 		check_eq "/proc/net/espintcp_states: uid $nobody may not read it" \
-			"cat: can't open '/proc/net/espintcp_states': Permission denied (exit 1)" \
+			"cat: read error: Permission denied (exit 1)" \
 			"$out (exit $rc)"
+		# the root of a netns that a user namespace owns is no file's
+		# owner there: the files check CAP_NET_ADMIN over the netns
+		out=$($bin/run_as $nobody unshare -Urn /bin/sh -c "ip xfrm state add \
+			src 10.9.9.1 dst 10.9.9.2 proto esp spi 0x9c1 reqid 1 mode transport \
+			aead 'rfc4106(gcm(aes))' $KEY 128 encap espintcp 40901 4901 0.0.0.0 &&
+			cat /proc/net/espintcp_states" 2>&1) || true
+		check_eq "/proc/net/espintcp_states: the root of uid $nobody's own netns (unshare -Urn) reads its TCP state" \
+			"10.9.9.1 10.9.9.2 0x000009c1 40901 4901" "$out"
 	fi
 
 	srv cat /proc/net/xfrm_stat > /tmp/xs0

@@ -98,7 +98,9 @@ else
 			/tests/bin/run_as $nobody unshare -Urn /tests/bin/rx_context self \
 				> /dev/null 2>&1 || bad=$((bad + 1))
 		else
-			/tests/bin/run_as $nobody unshare -Urn sh -c "$churn" \
+			# /bin/sh (dash): busybox's unshare would run its own
+			# sh for "sh", whose ip has no xfrm
+			/tests/bin/run_as $nobody unshare -Urn /bin/sh -c "$churn" \
 				> /dev/null 2>&1 || bad=$((bad + 1))
 		fi
 	done
