@@ -617,7 +617,9 @@ lsw_logs() { # HOST: the end of its console and pluto log, as diagnostics
 }
 
 # scenario NAME OPEN...: NAME's commands on fresh hosts, OPEN (udp, esp)
-# let through the link; then its consoles compared
+# let through the link; then its consoles compared. The files are those of
+# lib/libreswan-tcp/NAME, or of lib/libreswan-tcp/$scen_dir when set (one
+# directory for the variants of one of this script's own scenarios)
 scenario() {
 	scen=$1
 	shift
@@ -640,7 +642,7 @@ scenario() {
 		skip "$scen" "libreswan $ls_version: east answers IKE_SA_INIT over TCP with NO_PROPOSAL_CHOSEN (\"no suitable connection found with IKEv2 policy\": its connection has no enable-tcp, which libreswan 5 no longer asks for) and west's ipsec up tcp waits on after the stream's EOF (over 150 s)"
 		return 1 ;;
 	esac
-	sdir=$lsw/$scen
+	sdir=$lsw/${scen_dir:-$scen}
 	t0=$(date +%s)
 	# a host that runs no pluto in this scenario has no log of the last's
 	rm -rf /tmp/lsw /tmp/pluto-*.log
@@ -710,6 +712,140 @@ conns() {
 xfrm_states() {
 	ip -n "$1" xfrm state | grep -c '^src '
 }
+
+# uptime_cs: the guest's uptime in centiseconds (/proc/uptime has two
+# decimals): the probes' clock
+uptime_cs() {
+	read -r _u _ < /proc/uptime
+	echo "${_u%.*}${_u#*.}"
+}
+# encap_ports NS: the encap ports of NS's xfrm states, "SPORT DPORT",
+# sorted, on a line: the stream each state's ESP goes into, as ip xfrm
+# shows it on both kernels (a TCP state of the module's shows espinudp,
+# upstream's espintcp: the ports are the same)
+encap_ports() {
+	ip -n "$1" xfrm state |
+		sed -n 's/^[[:space:]]*encap type [a-z]* sport \([0-9]*\) dport \([0-9]*\).*/\1 \2/p' |
+		sort | tr '\n' ';' | sed 's/;$//'
+}
+# ports_pair P: encap_ports of a Child SA on the stream from west's port P
+# to east's 4500 (either host: one state each way)
+ports_pair() {
+	printf '%s\n' "4500 $1" "$1 4500" | sort | tr '\n' ';' | sed 's/;$//'
+}
+# west_port: the port of west's connection(s) to east's 4500, a line each
+west_port() {
+	conns west | tr ';' '\n' |
+		sed -n 's/^192\.1\.2\.45:\([0-9]*\) 192\.1\.2\.23:4500$/\1/p'
+}
+# xfrm_stat NS NAME: a counter of NS's /proc/net/xfrm_stat (0 if absent)
+xfrm_stat() {
+	_v=$(ip netns exec "$1" awk -v n="$2" '$1 == n { print $2 }' /proc/net/xfrm_stat 2>/dev/null)
+	echo "${_v:-0}"
+}
+# plutos_running NS...: each NS's pluto is still there
+plutos_running() {
+	for _h in "$@"; do
+		kill -0 "$(cat "/run/ls-$_h.pid" 2>/dev/null)" 2>/dev/null || {
+			echo "$_h's pluto is gone"
+			grep -v '^| \|^|$' "/tmp/pluto-$_h.log" | tail -n 5
+			return 1
+		}
+	done
+}
+_more() { # DESC NOW BEFORE: NOW > BEFORE
+	[ "$2" -gt "$3" ] || { echo "$1: $3 before, $2 now"; return 1; }
+}
+_within() { # VALUE LOW HIGH (centiseconds)
+	[ "$1" -ge "$2" ] && [ "$1" -le "$3" ] ||
+		{ echo "$(lsw_secs "$1") s, not in [$(lsw_secs "$2"), $(lsw_secs "$3")] s"; return 1; }
+}
+_new_port() { # OLD NEW: NEW is a port, not OLD
+	[ -n "$2" ] && [ "$2" != "$1" ] ||
+		{ echo "west's port: $1 before, '$2' now"; return 1; }
+}
+_no_conns() { # NS...: no established TCP connection in any
+	for _h in "$@"; do [ -z "$(conns "$_h")" ] || return 1; done
+}
+
+# The probes: from west's subnet to east's (through the Child SA), one
+# busybox ping every 0.2 s, each given 1 s to be answered, each logged in
+# /tmp/lsw/probes as "SENT-AT ok|lost" (uptime_cs). A probe is answered
+# only by the reply to its own request (busybox's ICMP id is its pid), so
+# a late reply to an earlier one, from ESP that waited in the stream, does
+# not count.
+lsw_probes_start() { # NS SRC DST
+	rm -f /tmp/lsw/probes.stop
+	: > /tmp/lsw/probes
+	(
+		while [ ! -e /tmp/lsw/probes.stop ]; do
+			_s=$(uptime_cs)
+			{
+				if ip netns exec "$1" ping -c 1 -w 1 -W 1 -I "$2" "$3" \
+						> /dev/null 2>&1; then
+					echo "$_s ok"
+				else
+					echo "$_s lost"
+				fi >> /tmp/lsw/probes
+			} &
+			sleep 0.2
+		done
+		wait
+	) &
+	lsw_probes_pid=$!
+}
+lsw_probes_stop() {
+	touch /tmp/lsw/probes.stop
+	wait "$lsw_probes_pid" 2>/dev/null || true
+}
+# lsw_first_ok T: when the first answered probe sent at or after T was
+# sent (centiseconds); nothing if none was
+lsw_first_ok() {
+	awk -v t="$1" '$2 == "ok" && $1 + 0 >= t + 0 && (f == "" || $1 + 0 < f) { f = $1 + 0 }
+		END { if (f != "") print f }' /tmp/lsw/probes
+}
+# lsw_count RESULT FROM [TO]: probes sent in [FROM, TO) with RESULT
+lsw_count() {
+	awk -v r="$1" -v a="$2" -v b="${3:-}" '$2 == r && $1 + 0 >= a + 0 &&
+		(b == "" || $1 + 0 < b + 0) { n++ } END { print n + 0 }' /tmp/lsw/probes
+}
+# lsw_wait_ok T S: until a probe sent at or after T has been answered; up
+# to S seconds
+lsw_wait_ok() {
+	_k=$(($2 * 10))
+	while [ "$_k" -gt 0 ]; do
+		[ -z "$(lsw_first_ok "$1")" ] || return 0
+		sleep 0.1
+		_k=$((_k - 1))
+	done
+	return 1
+}
+lsw_secs() { awk -v c="$1" 'BEGIN { printf "%.1f", c / 100 }'; }
+# lsw_baseline T: "ok" if the probes sent up to 1 s before T were all
+# answered, and at least 3 were
+lsw_baseline() {
+	_a=$(lsw_count ok 0 $(($1 - 100)))
+	_l=$(lsw_count lost 0 $(($1 - 100)))
+	if [ "$_a" -ge 3 ] && [ "$_l" = 0 ]; then echo ok; else echo "$_a answered, $_l lost"; fi
+}
+# checks of a stream after the break: exactly one connection each, west's
+# from port P, the xfrm states (and the module's TCP states) on it
+reconnect_stream_checks() { # P WHAT
+	check_eq "$scen: one connection each, $2 (west, east)" \
+		"192.1.2.45:$1 192.1.2.23:4500|192.1.2.23:4500 192.1.2.45:$1" \
+		"$(conns west)|$(conns east)"
+	# polled: INITIAL_CONTACT's deletion of east's old Child SA is an
+	# event of east's pluto, after its IKE_AUTH answer
+	check_poll "$scen: the xfrm states' encap ports name $2, and no other state is left (west, east)" \
+		"$(ports_pair "$1") $(ports_pair "$1")" _encap_both
+	module && for _h in west east; do
+		check_eq "$scen: $_h's TCP states are of $2 (/proc/net/espintcp_states)" \
+			"192.1.2.23 192.1.2.45 4500 $1;192.1.2.45 192.1.2.23 $1 4500" \
+			"$(tcp_peers "$_h")"
+	done
+}
+_encap_both() { echo "$(encap_ports west) $(encap_ports east)"; }
+
 ctr0() { # NS NAME: the counter, 0 while the module is not loaded
 	_v=$(ctr "$@" 2>/dev/null)
 	echo "${_v:-0}"
@@ -888,6 +1024,170 @@ elif scenario ikev2-tcp-28-ondemand; then
 	check_leaked "1 2 3 4" "no UDP or ESP left either host"
 	scenario_end
 fi
+
+
+# 10. The stream breaks under a Child SA that carries pings (RFC 9329's
+# connection loss, which the initiator is to repair by connecting again):
+# (rst) ss -K on west kills pluto's socket
+# and sends east a RST; (blackhole) west's link drops every segment from
+# or to TCP port 4500 for 5 s, then lets them through again. ikev2-tcp-90-
+# reconnect is ikev2-tcp-00-enable-tcp-yes with liveness (dpddelay=2s,
+# retransmit-timeout=5s) and INITIAL_CONTACT on west (README there).
+# The outage is measured with probes (lsw_probes_start): from the break to
+# the first answered probe sent after it.
+#
+# What libreswan does (4.3 to 5.2, from its sources): nothing, on a reset.
+# Reading the stream's error or EOF only stops reading it (iface_tcp.c);
+# the IKE SA stays established on the dead socket, and no exchange over TCP
+# ever times out (retransmit() returns RETRANSMIT_NO for TCP and schedules
+# nothing more), so liveness, which over UDP finds the peer gone after
+# dpddelay + retransmit-timeout and revives the connection, waits forever.
+# A new stream comes only with a new IKE SA: here the operator's ipsec
+# down + ipsec up on west, timed separately. Nor do the kernels follow a
+# new stream by themselves: ESP goes into the connection named by the
+# state's encap ports (the module's espintcp_state_sk, upstream's
+# esp_find_tcp_sk), and pluto updates no state (it listens to no
+# XFRM_MSG_MAPPING); the new Child SA's states name the new stream.
+# Over a black hole TCP itself recovers the same stream after the link
+# is back, at its next (backed-off) retransmission: the same connection,
+# the same states, nothing from pluto.
+# Should pluto ever reconnect by itself (a libreswan that implements RFC
+# 9329's reconnect), the rst variant says after how long and checks the
+# new stream as it does after down/up.
+reconnect_rst() {
+	_rc_p0=$(west_port)
+	if [ -z "$_rc_p0" ]; then
+		not_ok "$scen: west has a stream to east before the reset"
+		return
+	fi
+	_rc_nosock=$(ctr0 west tx_drop_nosock)
+	_rc_perr=$(xfrm_stat west XfrmOutStateProtoError)
+	lsw_probes_start west 192.0.1.254 192.0.2.254
+	sleep 2
+	_rc_t0=$(uptime_cs)
+	ip netns exec west ss -HK -tn dst 192.1.2.23 dport = :4500 > /dev/null 2>&1
+	check_eq "$scen: the probes were answered before the reset" ok "$(lsw_baseline "$_rc_t0")"
+	if ! poll_until _no_conns west east; then
+		lsw_probes_stop
+		not_ok "$scen: ss -K reset west's stream, and east took the RST (neither has a connection)"
+		echo "# west: $(conns west); east: $(conns east) (a kernel without CONFIG_INET_DIAG_DESTROY has no SOCK_DESTROY for ss -K)"
+		return
+	fi
+	ok "$scen: ss -K reset west's stream, and east took the RST (neither has a connection)"
+
+	# what pluto does by itself, for longer than liveness over UDP would
+	# take to find east gone and revive the connection (2 + 5 s)
+	_rc_w=12
+	if lsw_wait_ok "$_rc_t0" "$_rc_w"; then
+		_rc_first=$(lsw_first_ok "$_rc_t0")
+		echo "# $scen: libreswan $ls_version re-established the stream by itself: ESP back $(lsw_secs $((_rc_first - _rc_t0))) s after the reset"
+	else
+		echo "# $scen: libreswan $ls_version did not re-establish the stream by itself in $_rc_w s (no exchange over TCP times out): outage $_rc_w s and counting"
+		check_eq "$scen: meanwhile no connection (west|east), and the xfrm states still name the reset stream" \
+			"||$(ports_pair "$_rc_p0") $(ports_pair "$_rc_p0")" \
+			"$(conns west)|$(conns east)|$(_encap_both)"
+		module && check "$scen: west dropped the probes' ESP for want of a connection, and counted it (tx_drop_nosock)" \
+			_more tx_drop_nosock "$(ctr0 west tx_drop_nosock)" "$_rc_nosock"
+		module || check "$scen: west's xfrm dropped the probes' ESP (XfrmOutStateProtoError: esp_find_tcp_sk found no connection)" \
+			_more XfrmOutStateProtoError "$(xfrm_stat west XfrmOutStateProtoError)" "$_rc_perr"
+		check_leaked "1 2 3 4" "none of it left as UDP or ESP (the link's drop filters)"
+		check "$scen: both plutos still run (west's liveness probe met the dead stream)" \
+			plutos_running west east
+		# the recovery libreswan has: a new IKE SA, by hand
+		_rc_t1=$(uptime_cs)
+		w west --name west --terminate > /tmp/lsw/west.down 2>&1
+		w west --name west --initiate > /tmp/lsw/west.up 2>&1
+		if ! lsw_wait_ok "$_rc_t1" 10; then
+			lsw_probes_stop
+			not_ok "$scen: ESP in a new stream within 10 s of ipsec down + ipsec up on west"
+			sed 's/^/# west: /' /tmp/lsw/west.down /tmp/lsw/west.up
+			lsw_logs west
+			lsw_logs east
+			return
+		fi
+		_rc_first=$(lsw_first_ok "$_rc_t1")
+		ok "$scen: ESP in a new stream within 10 s of ipsec down + ipsec up on west"
+		echo "# $scen: ESP back $(lsw_secs $((_rc_first - _rc_t1))) s after ipsec down + up ($(lsw_secs $((_rc_first - _rc_t0))) s after the reset)"
+	fi
+	sleep 2
+	lsw_probes_stop
+	check_eq "$scen: every probe from 1 s after the first answered one on was answered" \
+		0 "$(lsw_count lost $((_rc_first + 100)))"
+	_rc_p1=$(west_port | head -n 1)
+	check "$scen: west's stream is a new one (another port)" \
+		_new_port "$_rc_p0" "$_rc_p1"
+	reconnect_stream_checks "${_rc_p1:-none}" "the new stream"
+	check "$scen: both plutos still run" plutos_running west east
+	check_leaked "1 2 3 4" "no UDP or ESP left either host"
+	grep -h 'EXPECTATION FAILED\|ASSERTION FAILED' /tmp/pluto-west.log /tmp/pluto-east.log |
+		sed 's/^/# pluto: /'
+}
+
+reconnect_blackhole() {
+	_rc_n=5
+	_rc_p0=$(west_port)
+	if [ -z "$_rc_p0" ]; then
+		not_ok "$scen: west has a stream to east before the black hole"
+		return
+	fi
+	_rc_conns="$(conns west)|$(conns east)"
+	_rc_tcp="$(tcp_peers west)|$(tcp_peers east)"
+	_rc_nosock=$(ctr0 west tx_drop_nosock)
+	lsw_probes_start west 192.0.1.254 192.0.2.254
+	sleep 2
+	# filters 6 (ingress) and 16 (egress) of netns.sh's numbering
+	_drop west egress ip 6 "match ip protocol 6 0xff match ip dport 4500 0xffff"
+	_drop west ingress ip 6 "match ip protocol 6 0xff match ip sport 4500 0xffff"
+	_rc_t0=$(uptime_cs)
+	check_eq "$scen: the probes were answered before the black hole" ok "$(lsw_baseline "$_rc_t0")"
+	sleep "$_rc_n"
+	_rc_e=$(tc_dropped west egress 6)
+	_rc_i=$(tc_dropped west ingress 6)
+	_rc_dropped=$((${_rc_e:-0} + ${_rc_i:-0}))
+	topo_undrop west egress 6
+	topo_undrop west ingress 6
+	_rc_t1=$(uptime_cs)
+	check "$scen: the link dropped the stream's segments for $_rc_n s (its filters' counters)" \
+		test "$_rc_dropped" -gt 0
+	if ! lsw_wait_ok "$_rc_t0" $((2 * _rc_n + 5)); then
+		lsw_probes_stop
+		not_ok "$scen: ESP back within $((2 * _rc_n + 5)) s of the black hole's start"
+		lsw_logs west
+		lsw_logs east
+		return
+	fi
+	_rc_first=$(lsw_first_ok "$_rc_t0")
+	echo "# $scen: outage $(lsw_secs $((_rc_first - _rc_t0))) s (the link back after $(lsw_secs $((_rc_t1 - _rc_t0))) s, ESP $(lsw_secs $((_rc_first - _rc_t1))) s later)"
+	sleep 2
+	lsw_probes_stop
+	# TCP's retransmission timer, doubled on each loss from about 0.2 s,
+	# fires after the link is back at most about as long after the first
+	# loss as the black hole lasted: a probe is answered by 2N + 2 s. One
+	# sent up to 1 s before the link is back can be answered.
+	check "$scen: ESP back $((_rc_n - 1)) to $((2 * _rc_n + 2)) s after the black hole's start" \
+		_within $((_rc_first - _rc_t0)) $((_rc_n * 100 - 100)) $((_rc_n * 200 + 200))
+	check_eq "$scen: every probe from 1 s after the first answered one on was answered" \
+		0 "$(lsw_count lost $((_rc_first + 100)))"
+	check_eq "$scen: the same connection on both hosts (TCP recovered the stream)" \
+		"$_rc_conns" "$(conns west)|$(conns east)"
+	reconnect_stream_checks "$_rc_p0" "the same stream"
+	module && check_eq "$scen: the TCP states unchanged (west|east)" \
+		"$_rc_tcp" "$(tcp_peers west)|$(tcp_peers east)"
+	module && check_eq "$scen: west's ESP always had its connection (tx_drop_nosock unchanged)" \
+		"$_rc_nosock" "$(ctr0 west tx_drop_nosock)"
+	module && echo "# $scen: west's ESP dropped while TCP held it back: $(ctr0 west tx_drop_queue_full)"
+	check "$scen: both plutos still run" plutos_running west east
+	check_leaked "1 2 3 4" "no UDP or ESP left either host"
+}
+
+scen_dir=ikev2-tcp-90-reconnect
+for v in rst blackhole; do
+	scenario "ikev2-tcp-90-reconnect-$v" || continue
+	module_tcp_checks
+	"reconnect_$v"
+	scenario_end
+done
+scen_dir=
 
 echo "# 51-libreswan-tcp.sh: $(($(date +%s) - start)) s"
 # the module is loaded once some scenario used TCP

@@ -29,13 +29,20 @@ ls_prep() {
 }
 
 # pluto_spawn NS: pluto in NS on NS's files, in the background, its log in
-# /tmp/pluto-NS.log (unless the configuration names a logfile)
+# /tmp/pluto-NS.log (unless the configuration names a logfile). SIGPIPE
+# ignored, as systemd starts Debian's ipsec.service (IgnoreSIGPIPE=
+# defaults to yes): pluto write()s IKE into its TCP streams without
+# MSG_NOSIGNAL, and its first write into a stream that was reset would
+# kill it (TCP, the module and upstream's espintcp all raise SIGPIPE).
+# The subshell execs ip, which execs pluto: $! is pluto's pid.
 pluto_spawn() {
-	ip netns exec "$1" pluto --config "/etc/ls-$1/ipsec.conf" --nofork \
-		--rundir "/run/ls-$1" --nssdir "/etc/ls-$1/nss" \
-		--secretsfile "/etc/ls-$1/ipsec.secrets" --ipsecdir "/etc/ls-$1" \
-		--dumpdir "/run/ls-$1" --stderrlog --no-dnssec \
-		> "/tmp/pluto-$1.log" 2>&1 &
+	(
+		trap '' PIPE
+		exec ip netns exec "$1" pluto --config "/etc/ls-$1/ipsec.conf" --nofork \
+			--rundir "/run/ls-$1" --nssdir "/etc/ls-$1/nss" \
+			--secretsfile "/etc/ls-$1/ipsec.secrets" --ipsecdir "/etc/ls-$1" \
+			--dumpdir "/run/ls-$1" --stderrlog --no-dnssec
+	) > "/tmp/pluto-$1.log" 2>&1 &
 	echo $! > "/run/ls-$1.pid"
 }
 
