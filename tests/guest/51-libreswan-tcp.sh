@@ -629,6 +629,9 @@ scenario() {
 	_minor=${ls_version#*.}
 	_minor=${_minor%%.*}
 	case $ls_major.$_minor/$scen in
+	5.*/ikev2-tcp-90-reconnect-rst)
+		skip "$scen" "libreswan $ls_version: after the reset, west's ipsec down (whack --terminate) did not return in 8 minutes (2026-12-07, Debian 13's 6.12; not yet understood, not tried on upstream)"
+		return 1 ;;
 	4.[0-3]/ikev2-tcp-06-fail-ike-sa-init-invalid-ke)
 		skip "$scen" "libreswan $ls_version's pluto dies (SIGSEGV in libevent) as INVALID_KE makes it send IKE_SA_INIT again over TCP, and the scenario's next command waits for it (4.10 and 5.2 pass this scenario)"
 		return 1 ;;
@@ -1031,8 +1034,8 @@ fi
 # (rst) ss -K on west kills pluto's socket
 # and sends east a RST; (blackhole) west's link drops every segment from
 # or to TCP port 4500 for 5 s, then lets them through again. ikev2-tcp-90-
-# reconnect is ikev2-tcp-00-enable-tcp-yes with liveness (dpddelay=2s,
-# retransmit-timeout=5s) and INITIAL_CONTACT on west (README there).
+# reconnect is ikev2-tcp-00-enable-tcp-yes with liveness (dpddelay=2s;
+# retransmit-timeout stays 10 s) and INITIAL_CONTACT on west (README there).
 # The outage is measured with probes (lsw_probes_start): from the break to
 # the first answered probe sent after it.
 #
@@ -1076,8 +1079,8 @@ reconnect_rst() {
 	ok "$scen: ss -K reset west's stream, and east took the RST (neither has a connection)"
 
 	# what pluto does by itself, for longer than liveness over UDP would
-	# take to find east gone and revive the connection (2 + 5 s)
-	_rc_w=12
+	# take to find east gone and revive the connection (2 + 10 s)
+	_rc_w=15
 	if lsw_wait_ok "$_rc_t0" "$_rc_w"; then
 		_rc_first=$(lsw_first_ok "$_rc_t0")
 		echo "# $scen: libreswan $ls_version re-established the stream by itself: ESP back $(lsw_secs $((_rc_first - _rc_t0))) s after the reset"
