@@ -78,7 +78,7 @@ static int espintcp_stats_show(struct seq_file *seq, void *v)
 		seq_printf(seq, "%-24s %lu\n", espintcp_stat_names[i],
 			   espintcp_stat_sum(en, i));
 	seq_printf(seq, "%-24s %ld\n", "tcp_states",
-		   espintcp_net_tcp_states(seq_file_single_net(seq)));
+		   atomic_long_read(&en->tcp_states));
 	return 0;
 }
 

@@ -57,7 +57,7 @@ done
 # the kernel log would say so.
 held() { cut -d' ' -f"$1" /proc/xfrm_hold; } # 1: the state, 2: netns exits
 if [ "$(cat /sys/kernel/slab/kmalloc-1k/poison 2>/dev/null)" != 1 ]; then
-	ok "a TCP state outlives its netns # SKIP freed slab objects are not poisoned (boot without slub_debug=P)"
+	skip "a TCP state outlives its netns" "freed slab objects are not poisoned (boot without slub_debug=P)"
 else
 	insmod /tests/kmod/xfrm_hold.ko
 	ip netns add held

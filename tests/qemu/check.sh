@@ -74,14 +74,14 @@ check_kernel() { # KVER
 		"$k $NOIPV6_BOOT_ARGS" "$dir/console-noipv6.log" "$(date +%s)"
 }
 
-# What a kernel that gets the smoke set runs: load, ULP semantics, ESP in
-# each family and mode, fail closed (34), and the kernel log after each
-# (make check-all, or CHECK_ALL=1, runs every script everywhere)
 # The second boot of each kernel (tests/guest/noipv6.sh): without IPv6, and
 # with SLUB's checks of freed objects (poison, red zones, sanity), for the
 # state that outlives its netns
 NOIPV6_BOOT_ARGS="ipv6.disable=1 slub_debug=FZP"
 
+# What a kernel that gets the smoke set runs: load, ULP semantics, ESP in
+# each family and mode, fail closed (34), and the kernel log after each
+# (make check-all, or CHECK_ALL=1, runs every script everywhere)
 SMOKE_SCRIPTS=05-kernel.sh,10-load.sh,11-topology.sh,20-ulp.sh,21-esp-stream.sh,22-rx-context.sh,30-esp.sh,34-fail-closed.sh
 
 # the full suite on Debian 13's kernel and on the newest 7.x; the smoke set
