@@ -1,0 +1,1 @@
+/testing/guestbin/swan-prep --nokeys
