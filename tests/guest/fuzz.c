@@ -307,8 +307,17 @@ static bool stream_round(uint64_t seed)
 		uint32_t id;
 
 		if (poll(&p, 1, 10000) != 1) {
-			diag("stream %#llx: nothing readable for 10 s after %d of %d messages",
-			     (unsigned long long)seed, next, nike);
+			struct tcp_info ti = { 0 }, tc = { 0 };
+			socklen_t l = sizeof(ti);
+
+			getsockopt(s, SOL_TCP, TCP_INFO, &ti, &l);
+			l = sizeof(tc);
+			if (w.fd >= 0)
+				getsockopt(w.fd, SOL_TCP, TCP_INFO, &tc, &l);
+			diag("stream %#llx: nothing readable for 10 s after %d of %d messages (server: TCP state %u, %d bytes in TCP; client: state %u, %u unacked, %u retransmits)",
+			     (unsigned long long)seed, next, nike, ti.tcpi_state,
+			     inq(s), tc.tcpi_state, tc.tcpi_unacked,
+			     tc.tcpi_total_retrans);
 			ok = false;
 			break;
 		}

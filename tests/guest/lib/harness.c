@@ -99,12 +99,13 @@ socklen_t mkaddr(int family, int who, int port,
 }
 
 /* plain TCP connection, client end in cli, server end in srv */
-int tcp_pair(int family, int *c, int *s)
+static int tcp_pair_once(int family, int *c, int *s)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	int l, one = 1;
+	int l, one = 1, err;
 
+	*c = -1;
 	enter(SRV);
 	l = socket(family, SOCK_STREAM, 0);
 	if (l < 0)
@@ -126,8 +127,31 @@ int tcp_pair(int family, int *c, int *s)
 	close(l);
 	return 0;
 err:
-	diag("tcp_pair: %s", strerror(errno));
+	err = errno;
+	if (*c >= 0)
+		close(*c);
 	close(l);
+	errno = err;
+	return -1;
+}
+
+/*
+ * A connected pair; set-up that fails for want of memory (70-fault.sh
+ * makes allocations fail under the fuzzer) is tried again, up to 20 times
+ */
+int tcp_pair(int family, int *c, int *s)
+{
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		if (!tcp_pair_once(family, c, s))
+			return 0;
+		if (errno != ENOMEM && errno != ENOBUFS && errno != EADDRINUSE &&
+		    errno != EADDRNOTAVAIL)
+			break;
+		usleep(10000);
+	}
+	diag("tcp_pair: %s", strerror(errno));
 	return -1;
 }
 
