@@ -639,6 +639,9 @@ scenario() {
 	5.*/ikev2-tcp-90-reconnect-rst)
 		skip "$scen" "libreswan $ls_version: ipsec down (whack --terminate) waits for the Delete exchange, which over the reset stream never ends (pluto in epoll_wait with the request outstanding; TCP is never retransmitted); whack --crash instead brings ESP back 0.7 s later, but over two new streams, with east's old Child SA left, and a pluto dies with SIGSEGV at shutdown (2026-12-07, Debian 13's 6.12)"
 		return 1 ;;
+	4.[0-3]/ikev2-tcp-09-fail-timeout)
+		skip "$scen" "libreswan $ls_version's pluto logs its timeout without the stream's state (\"TCP: socket N timed out before first message received\"), so its log cannot be mapped to 4.4's and later, and logs the EOF that follows the timeout too (2 more lines); west's console and east's counters were as with 4.10 (2026-12-07)"
+		return 1 ;;
 	4.[0-3]/ikev2-tcp-06-fail-ike-sa-init-invalid-ke)
 		skip "$scen" "libreswan $ls_version's pluto dies (SIGSEGV in libevent) as INVALID_KE makes it send IKE_SA_INIT again over TCP, and the scenario's next command waits for it (4.10 and 5.2 pass this scenario)"
 		return 1 ;;
