@@ -99,7 +99,7 @@ socklen_t mkaddr(int family, int who, int port,
 }
 
 /* plain TCP connection, client end in cli, server end in srv */
-static int tcp_pair_once(int family, int *c, int *s)
+static int tcp_pair_once(int family, int rcvbuf, int *c, int *s)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -111,6 +111,8 @@ static int tcp_pair_once(int family, int *c, int *s)
 	if (l < 0)
 		return -1;
 	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (rcvbuf)
+		setsockopt(l, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	len = mkaddr(family, SRV, 0, &ss);
 	if (bind(l, (struct sockaddr *)&ss, len) || listen(l, 8))
 		goto err;
@@ -136,15 +138,17 @@ err:
 }
 
 /*
- * A connected pair; set-up that fails for want of memory (70-fault.sh
- * makes allocations fail under the fuzzer) is tried again, up to 20 times
+ * A connected pair, with SO_RCVBUF on the listener (which the server end
+ * inherits) unless @rcvbuf is 0; set-up that fails for want of memory
+ * (70-fault.sh makes allocations fail under the fuzzer) is tried again,
+ * up to 20 times
  */
-int tcp_pair(int family, int *c, int *s)
+int tcp_pair_rcvbuf(int family, int rcvbuf, int *c, int *s)
 {
 	int i;
 
 	for (i = 0; i < 20; i++) {
-		if (!tcp_pair_once(family, c, s))
+		if (!tcp_pair_once(family, rcvbuf, c, s))
 			return 0;
 		if (errno != ENOMEM && errno != ENOBUFS && errno != EADDRINUSE &&
 		    errno != EADDRNOTAVAIL)
@@ -153,6 +157,11 @@ int tcp_pair(int family, int *c, int *s)
 	}
 	diag("tcp_pair: %s", strerror(errno));
 	return -1;
+}
+
+int tcp_pair(int family, int *c, int *s)
+{
+	return tcp_pair_rcvbuf(family, 0, c, s);
 }
 
 int client_start(int c)

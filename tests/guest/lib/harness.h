@@ -118,6 +118,7 @@ struct ctr ctr(int ns, const char *name);
 long delta(const struct ctr *c);
 socklen_t mkaddr(int family, int who, int port, struct sockaddr_storage *ss);
 int tcp_pair(int family, int *c, int *s);
+int tcp_pair_rcvbuf(int family, int rcvbuf, int *c, int *s);
 int client_start(int c);
 int server_start(int s);
 int espintcp_pair(int family, int ulp, int *c, int *s);
