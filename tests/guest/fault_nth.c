@@ -170,6 +170,15 @@ static bool read_all(int fd, void *buf, size_t len)
 	return true;
 }
 
+/* nothing more arrives within 200 ms */
+static bool silent(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	unsigned char x;
+
+	return poll(&p, 1, 200) != 1 || recv(fd, &x, 1, MSG_DONTWAIT) <= 0;
+}
+
 /* the plain TCP peer of a ULP socket reads exactly one framed message */
 static bool peer_reads_framed(int peer, const unsigned char *m, size_t len)
 {
@@ -209,7 +218,7 @@ static bool ulp_is(int fd, const char *want)
 /* returns the call's errno, 0 on success; checks the aftermath */
 static int op_ulp(int n)
 {
-	unsigned char m[100];
+	unsigned char m[100], got[sizeof(m)];
 	int c, s, err = 0;
 
 	tcp_pair(&c, &s);
@@ -222,9 +231,10 @@ static int op_ulp(int n)
 	if (err > 0) {
 		if (!nomem(err))
 			not_ok(n, "setsockopt(TCP_ULP) failed with %s", strerror(err));
-		/* still a plain TCP socket, which works */
+		/* still a plain TCP socket, which works: the bytes, unframed */
 		if (!ulp_is(c, "") || send(c, m, sizeof(m), 0) != sizeof(m) ||
-		    !read_all(s, m, sizeof(m)))
+		    !read_all(s, got, sizeof(got)) || memcmp(got, m, sizeof(m)) ||
+		    !silent(s))
 			not_ok(n, "after a failed setsockopt(TCP_ULP), the socket is not plain TCP that works");
 	} else if (!ulp_is(c, "espintcp") || send(c, m, sizeof(m), 0) != sizeof(m) ||
 		   !peer_reads_framed(s, m, sizeof(m))) {
@@ -657,6 +667,8 @@ int main(int argc, char **argv)
 			errors++;
 		printf("# %d: %s\n", n, err ? strerror(err) : "succeeded");
 	}
+	if (n == MAX_N)
+		not_ok(n, "%s never ran out of allocations to fail", argv[1]);
 	printf("points %d errors %d\n", n - 1, errors);
 	return bad;
 }

@@ -314,8 +314,20 @@ static bool stream_round(uint64_t seed)
 		 */
 		if (next == nike && getenv("FUZZ_LOSSY") &&
 		    poll(&p, 1, 10000) != 1) {
-			diag("stream %#llx: all %d messages read; the client's %s never came (lost to a failed allocation)",
-			     (unsigned long long)seed, nike, ending ? "FIN" : "reset");
+			struct tcp_info ti = { 0 };
+			socklen_t l = sizeof(ti);
+
+			/* lost only if the server's TCP never saw it either */
+			getsockopt(s, SOL_TCP, TCP_INFO, &ti, &l);
+			if (ti.tcpi_state == TCP_ESTABLISHED && !inq(s)) {
+				diag("stream %#llx: all %d messages read; the client's %s never came (lost to a failed allocation)",
+				     (unsigned long long)seed, nike,
+				     ending ? "FIN" : "reset");
+				break;
+			}
+			diag("stream %#llx: TCP has the end of the stream (state %u, %d bytes held), the socket is not readable",
+			     (unsigned long long)seed, ti.tcpi_state, inq(s));
+			ok = false;
 			break;
 		}
 		if (poll(&p, 1, 10000) != 1) {
