@@ -534,7 +534,8 @@ lsw_view() {
 #                  bare IKE_SA_INIT header (ikev2-tcp-09-fail-timeout)
 #                  in 5's words, which add what the request lacked
 #   add-time       add_time=N becomes libreswan's own 1234567890
-#   ephemeral      the TCP client's port in encap lines and pluto's
+#   ephemeral      the TCP client's port (whole: 45004 is no 4500) in
+#                  encap lines and pluto's
 #                  "connection from" lines becomes EPHEM, as libreswan's
 #                  sanitizer writes it
 #   socket-fd      pluto's "socket N" becomes "socket XX", as libreswan's
@@ -554,7 +555,7 @@ lsw_normalise() {
 		"tcp-log-4.3 s/: TCP: accepting connection$/: IKETCP ACCEPTED: socket XX: accepted connection/;s/: TCP: problem reading IKETCP prefix from socket [0-9]* - returned \([0-9]*\) bytes but expecting \([0-9]*\); closing socket$/: IKETCP ACCEPTED: socket XX: reading 'IKETCP' prefix returned \1 bytes but expecting \2; closing socket/;s/: TCP: did not receive the IKE-in-TCP stream prefix ; closing socket$/: IKETCP ACCEPTED: socket XX: prefix did not match 'IKETCP'; closing socket/;s/: TCP: 0 byte message from socket [0-9]* indicates EOF$/: IKETCP PREFIX_RECEIVED: socket XX: 0 byte first packet indicates EOF/;s/: TCP: read from socket [0-9]* failed Errno \([0-9]*\): \(.*\)$/: IKETCP PREFIX_RECEIVED: socket XX: reading first packet failed: \2 (errno \1)/" \
 		"syntax-4 s/: responding to IKE_SA_INIT (34) message (Message ID 0) with unencrypted notification INVALID_SYNTAX$/: responding to IKE_SA_INIT request with Message ID 0 with unencrypted notification INVALID_SYNTAX, IKE_SA_INIT request (Message ID 0; no payloads, missing SA,KE,Ni)/" \
 		"add-time s/add_time=[0-9]*/add_time=1234567890/" \
-		"ephemeral s/sport [0-9][0-9]* dport 4500/sport EPHEM dport 4500/;s/sport 4500 dport [0-9][0-9]*/sport 4500 dport EPHEM/;s/^\(connection from [0-9.]*\):[0-9][0-9]*:/\1:EPHEM:/" \
+		"ephemeral s/sport [0-9][0-9]* dport 4500 /sport EPHEM dport 4500 /;s/sport 4500 dport [0-9][0-9]* /sport 4500 dport EPHEM /;s/^\(connection from [0-9.]*\):[0-9][0-9]*:/\1:EPHEM:/" \
 		"socket-fd s/: socket [0-9][0-9]*:/: socket XX:/" \
 		"ping-summary s/ packets received,/ received,/;s/, time .*//" \
 		"max-bytes s/, maxBytes=[^,]*,/,/" \
