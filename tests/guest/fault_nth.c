@@ -115,6 +115,25 @@ static bool nomem(int err)
 	return err == ENOMEM || err == ENOBUFS || err == EAGAIN;
 }
 
+/*
+ * CALL (which returns < 0 and sets errno on failure) with the Nth
+ * allocation from now on failing: its errno, 0 if it succeeded, -1 if it
+ * made fewer than N allocations (nothing was injected)
+ */
+#define INJECT(n, call) ({						\
+	int __err;							\
+	arm(n);								\
+	__err = (call) < 0 ? errno : 0;					\
+	disarm() ? __err : -1;						\
+})
+
+/* an injected failure ended in an error no allocation failure gives */
+static void check_err(int n, const char *what, int err)
+{
+	if (err > 0 && !nomem(err))
+		not_ok(n, "%s failed with %s", what, strerror(err));
+}
+
 /* a connected pair over lo: *c the client, *s the accepted end */
 static void tcp_pair(int *c, int *s)
 {
@@ -219,18 +238,13 @@ static bool ulp_is(int fd, const char *want)
 static int op_ulp(int n)
 {
 	unsigned char m[100], got[sizeof(m)];
-	int c, s, err = 0;
+	int c, s, err;
 
 	tcp_pair(&c, &s);
 	ike_msg(m, sizeof(m), n);
-	arm(n);
-	if (ike_sock_ulp(c))
-		err = errno;
-	if (!disarm())
-		err = -1;
+	err = INJECT(n, ike_sock_ulp(c));
+	check_err(n, "setsockopt(TCP_ULP)", err);
 	if (err > 0) {
-		if (!nomem(err))
-			not_ok(n, "setsockopt(TCP_ULP) failed with %s", strerror(err));
 		/* still a plain TCP socket, which works: the bytes, unframed */
 		if (!ulp_is(c, "") || send(c, m, sizeof(m), 0) != sizeof(m) ||
 		    !read_all(s, got, sizeof(got)) || memcmp(got, m, sizeof(m)) ||
@@ -248,20 +262,14 @@ static int op_ulp(int n)
 static int op_send(int n, size_t len)
 {
 	static unsigned char m[65533], m2[100];
-	int c, s, err = 0;
+	int c, s, err;
 	ssize_t r;
 
 	espintcp_pair(&c, &s);
 	ike_msg(m, len, n);
 	ike_msg(m2, sizeof(m2), n + 1);
-	arm(n);
-	r = send(c, m, len, 0);
-	if (r < 0)
-		err = errno;
-	if (!disarm())
-		err = -1;
-	if (err > 0 && !nomem(err))
-		not_ok(n, "send() failed with %s", strerror(err));
+	err = INJECT(n, r = send(c, m, len, 0));
+	check_err(n, "send()", err);
 	if (err <= 0 && r != (ssize_t)len)
 		not_ok(n, "send() returned %zd of %zu", r, len);
 	/* the next message follows whole, after the first if that was sent */
@@ -280,7 +288,7 @@ static int op_send(int n, size_t len)
 static int op_recv(int n)
 {
 	static unsigned char m[3000], buf[4000];
-	int c, s, err = 0;
+	int c, s, err;
 	ssize_t r;
 
 	espintcp_pair(&c, &s);
@@ -288,15 +296,9 @@ static int op_recv(int n)
 	if (send(c, m, sizeof(m), 0) != sizeof(m))
 		die("send");
 	usleep(1000);
-	arm(n);
-	r = recv(s, buf, sizeof(buf), 0);
-	if (r < 0)
-		err = errno;
-	if (!disarm())
-		err = -1;
+	err = INJECT(n, r = recv(s, buf, sizeof(buf), 0));
+	check_err(n, "recv()", err);
 	if (err > 0) {
-		if (!nomem(err))
-			not_ok(n, "recv() failed with %s", strerror(err));
 		/* nothing lost: the message is still there */
 		if (!recv_msg_is(s, m, sizeof(m)))
 			not_ok(n, "after a failed recv(), the message is lost");
@@ -312,7 +314,7 @@ static int op_poll(int n)
 {
 	unsigned char m[200];
 	struct pollfd p;
-	int c, s, err = 0, r;
+	int c, s, err, r;
 
 	espintcp_pair(&c, &s);
 	ike_msg(m, sizeof(m), n);
@@ -320,14 +322,8 @@ static int op_poll(int n)
 		die("send");
 	usleep(1000);
 	p = (struct pollfd){ .fd = s, .events = POLLIN | POLLOUT };
-	arm(n);
-	r = poll(&p, 1, 0);
-	if (r < 0)
-		err = errno;
-	if (!disarm())
-		err = -1;
-	if (err > 0 && !nomem(err))
-		not_ok(n, "poll() failed with %s", strerror(err));
+	err = INJECT(n, r = poll(&p, 1, 0));
+	check_err(n, "poll()", err);
 	if (err <= 0 && (r != 1 || !(p.revents & POLLIN)))
 		not_ok(n, "poll() gave %d, revents %#x, with a message queued", r, p.revents);
 	if (!recv_msg_is(s, m, sizeof(m)))
@@ -341,17 +337,13 @@ static int op_close(int n)
 {
 	unsigned char m[200], b;
 	struct pollfd p;
-	int c, s, err = 0;
+	int c, s, err;
 
 	espintcp_pair(&c, &s);
 	ike_msg(m, sizeof(m), n);
 	if (send(s, m, sizeof(m), 0) != sizeof(m))
 		die("send");
-	arm(n);
-	if (close(c))
-		err = errno;
-	if (!disarm())
-		err = -1;
+	err = INJECT(n, close(c));
 	if (err > 0)
 		not_ok(n, "close() failed with %s", strerror(err));
 	/*
@@ -557,8 +549,8 @@ static int op_state(int n, const char *op)
 	else
 		id_req(&r, XFRM_MSG_DELSA);
 	err = nl_do(fd, &r, n, &injected);
-	if (err && err != NO_ANSWER && !nomem(err))
-		not_ok(n, "%s failed with %s", op, strerror(err));
+	if (err != NO_ANSWER)
+		check_err(n, op, err);
 	/* done or not done, as the answer says */
 	exists = sa_exists(fd);
 	if (err != NO_ANSWER && exists != (del ? !!err : (!add || !err)))
@@ -596,20 +588,15 @@ static bool ulp_available(void)
 
 static int op_modload(int n, const char *ko)
 {
-	int fd = open(ko, O_RDONLY | O_CLOEXEC), err = 0;
+	int fd = open(ko, O_RDONLY | O_CLOEXEC), err;
 	bool loaded;
 
 	if (fd < 0)
 		die(ko);
-	arm(n);
-	if (syscall(SYS_finit_module, fd, "", 0))
-		err = errno;
-	if (!disarm())
-		err = -1;
+	err = INJECT(n, syscall(SYS_finit_module, fd, "", 0));
 	close(fd);
 	loaded = !access("/sys/module/espintcp", F_OK);
-	if (err > 0 && !nomem(err))
-		not_ok(n, "finit_module failed with %s", strerror(err));
+	check_err(n, "finit_module", err);
 	if (err > 0 && (loaded || ulp_available()))
 		not_ok(n, "finit_module failed, yet the module or its ULP is there");
 	if (err <= 0 && (!loaded || !ulp_available()))
