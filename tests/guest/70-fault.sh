@@ -144,8 +144,8 @@ if ! poll_until sh -c '[ "$(cat /sys/module/espintcp/refcnt)" = 0 ]'; then
 	# srv's ends are the fuzzer's ULP sockets: each orphan there whose
 	# FIN was never sent holds one reference, and nothing else may
 	orphans=$(srv ss -Htan state last-ack state fin-wait-1 | grep -cE '^(LAST-ACK|FIN-WAIT-1) +0 +0 ' || true)
-	check_eq "what holds espintcp is exactly srv's sockets whose FIN was lost (LAST-ACK or FIN-WAIT-1, nothing queued; module references, such sockets, TCP states)" \
-		"$held $held 0" "$held $orphans $(srv cat /proc/net/espintcp | awk '$1 == "tcp_states" { print $2 }')"
+	check_eq "what holds espintcp ($held references) is exactly srv's sockets whose FIN was lost (LAST-ACK or FIN-WAIT-1, nothing queued), and no TCP state" \
+		"$held 0" "$orphans $(srv cat /proc/net/espintcp | awk '$1 == "tcp_states" { print $2 }')"
 fi
 topo_down
 if [ "$held" = 0 ]; then
