@@ -2,7 +2,8 @@
 # The fuzzer (tests/guest/fuzz.c) for FUZZ_SECONDS (default 40; make fuzz
 # DURATION=... runs longer; fuzz_kind=reader on the kernel command line,
 # make fuzz KIND=reader, runs reader rounds only), then churn the fuzzer
-# cannot do from one process: xfrm states added, updated and deleted under
+# cannot do from one process: the stream and calls rounds again as uid
+# 65534 in the host netns, xfrm states added, updated and deleted under
 # ESP traffic, connections closed and namespaces deleted under traffic,
 # uid 65534's own namespaces (unshare -Urn) ended with TCP states and
 # traffic in them, modprobe and rmmod in a loop. Afterwards the module
@@ -38,6 +39,22 @@ echo "# fuzz seed $seed, $secs s${kind:+, $kind rounds} (replay: fuzz_seed=$seed
 # rounds): 20 s of them after it, the reproducer of 6.1's stalls
 [ -n "$kind" ] || /tests/bin/fuzz "$seed" 20 reader || true
 echo "# srv's counters after the fuzzer: $(srv cat /proc/net/espintcp | tr '\n' ' ')"
+
+# --- the stream and calls rounds again, as uid 65534 ------------------------
+# Any local user reaches the ULP: no capability, no namespace of its own,
+# both ends over lo in the host's netns (HARNESS_NETNS=local: setns, which
+# the cli/srv pair needs, is root's)
+host_ike() { awk '$1 == "ike_rx_msgs" { print $2 }' /proc/net/espintcp; }
+for k in stream calls; do
+	rc=0 ike0=$(host_ike)
+	HARNESS_NETNS=local /tests/bin/run_as 65534 /tests/bin/fuzz "$seed" 5 "$k" \
+		> "/tmp/fuzz-uid-$k.out" 2>&1 || rc=$?
+	sed 's/^\(not \)\{0,1\}ok - /&as uid 65534 in the host netns: /' "/tmp/fuzz-uid-$k.out"
+	grep -q "^\(not \)\{0,1\}ok - fuzz: .* $k rounds" "/tmp/fuzz-uid-$k.out" ||
+		not_ok "the fuzzer's $k rounds as uid 65534 ran to their summary (exit status $rc)"
+	check "as uid 65534: its $k rounds went through the module (the host netns's ike_rx_msgs rose from $ike0 to $(host_ike))" \
+		test "$(host_ike)" -gt "$ike0"
+done
 
 # --- states churned under ESP traffic --------------------------------------
 peer_start 4 40700 4970
