@@ -109,10 +109,14 @@ static bool disarm(void)
 	return atoi(buf) == 0;
 }
 
-/* an error an allocation failure may give the caller */
+/*
+ * An error an allocation failure may give the caller. EAGAIN is no such
+ * error here: the calls block, and the module says EAGAIN only while it
+ * is still loading.
+ */
 static bool nomem(int err)
 {
-	return err == ENOMEM || err == ENOBUFS || err == EAGAIN;
+	return err == ENOMEM || err == ENOBUFS;
 }
 
 /*
@@ -232,6 +236,36 @@ static bool ulp_is(int fd, const char *want)
 	return !strcmp(name, want);
 }
 
+/* the module's reference count, -1 while it is not loaded */
+static long mod_refcnt(void)
+{
+	FILE *f = fopen("/sys/module/espintcp/refcnt", "r");
+	long v = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/*
+ * The reference count once it is back at @want: a closed socket lets go
+ * of the module when TCP is done with it (FIN-WAIT, LAST-ACK), soon on lo
+ */
+static long mod_refcnt_reach(long want)
+{
+	long v = mod_refcnt();
+	int i;
+
+	for (i = 0; i < 500 && v != want; i++) {
+		usleep(10000);
+		v = mod_refcnt();
+	}
+	return v;
+}
+
 /* ---- the socket operations: one injected call each ---- */
 
 /* returns the call's errno, 0 on success; checks the aftermath */
@@ -338,22 +372,29 @@ static int op_close(int n)
 	unsigned char m[200], b;
 	struct pollfd p;
 	int c, s, err;
+	ssize_t r;
 
+	/* c closes with a whole message parsed and unread, which it drops */
 	espintcp_pair(&c, &s);
 	ike_msg(m, sizeof(m), n);
-	if (send(s, m, sizeof(m), 0) != sizeof(m))
-		die("send");
+	p = (struct pollfd){ .fd = c, .events = POLLIN };
+	if (send(s, m, sizeof(m), 0) != sizeof(m) || poll(&p, 1, 5000) != 1)
+		die("send a message to the socket to close");
 	err = INJECT(n, close(c));
 	if (err > 0)
 		not_ok(n, "close() failed with %s", strerror(err));
 	/*
-	 * The peer sees the end of the stream (EOF, or the reset for the
-	 * unread message), or nothing when TCP could not allocate its reset
-	 * (TCPAbortFailed): never data
+	 * TCP took the message from its queue, so the peer sees a FIN:
+	 * EOF, or nothing when TCP could not allocate the FIN (tcp_send_fin
+	 * gives up silently). Never data, never a reset.
 	 */
 	p = (struct pollfd){ .fd = s, .events = POLLIN };
-	if (poll(&p, 1, 2000) == 1 && recv(s, &b, 1, MSG_DONTWAIT) > 0)
-		not_ok(n, "the peer read data after close()");
+	if (poll(&p, 1, 2000) == 1) {
+		r = recv(s, &b, 1, MSG_DONTWAIT);
+		if (r)
+			not_ok(n, "after close(), the peer's recv() gave %zd (%s), not EOF",
+			       r, r < 0 ? strerror(errno) : "data");
+	}
 	close(s);
 	return err;
 }
@@ -403,8 +444,11 @@ static int nl_answer(int fd)
 
 #define SPI 0x1000
 
-/* add (or update) the state 10.99.0.1 -> 10.99.0.2, SPI: with TCP encap */
-static void sa_req(struct nlreq *r, int type, bool tcp)
+/*
+ * add (or update) the state 10.99.0.1 -> 10.99.0.2, SPI: with TCP encap
+ * from port SPORT, or none (SPORT 0)
+ */
+static void sa_req(struct nlreq *r, int type, int sport)
 {
 	struct {
 		struct xfrm_algo_aead a;
@@ -413,7 +457,7 @@ static void sa_req(struct nlreq *r, int type, bool tcp)
 			  .alg_icv_len = 128 } };
 	struct xfrm_encap_tmpl encap = {
 		.encap_type = TCP_ENCAP_ESPINTCP,
-		.encap_sport = htons(4500),
+		.encap_sport = htons(sport),
 		.encap_dport = htons(4500),
 	};
 
@@ -434,7 +478,7 @@ static void sa_req(struct nlreq *r, int type, bool tcp)
 	r->sa.lft.hard_packet_limit = XFRM_INF;
 	memset(aead.key, 0x11, sizeof(aead.key));
 	put_attr(r, XFRMA_ALG_AEAD, &aead, sizeof(aead));
-	if (tcp)
+	if (sport)
 		put_attr(r, XFRMA_ENCAP, &encap, sizeof(encap));
 }
 
@@ -496,19 +540,32 @@ static long tcp_states_reach(long want)
 	return v;
 }
 
-/* whether the state exists (GETSA) */
-static bool sa_exists(int fd)
+/* GETSA: -1 if the state does not exist, else its encap's sport (0: none) */
+static int sa_sport(int fd)
 {
 	struct nlreq r;
 	char buf[8192];
 	struct nlmsghdr *nh = (void *)buf;
+	struct nlattr *a;
+	ssize_t len;
+	int left;
 
 	id_req(&r, XFRM_MSG_GETSA);
 	r.nh.nlmsg_flags = NLM_F_REQUEST;
-	if (send(fd, &r, r.nh.nlmsg_len, 0) < 0 ||
-	    recv(fd, buf, sizeof(buf), 0) < (ssize_t)sizeof(*nh))
+	if (send(fd, &r, r.nh.nlmsg_len, 0) < 0)
 		die("GETSA");
-	return nh->nlmsg_type == XFRM_MSG_NEWSA;
+	len = recv(fd, buf, sizeof(buf), 0);
+	if (len < (ssize_t)sizeof(*nh))
+		die("GETSA");
+	if (nh->nlmsg_type != XFRM_MSG_NEWSA)
+		return -1;
+	a = (void *)((char *)NLMSG_DATA(nh) + NLMSG_ALIGN(sizeof(struct xfrm_usersa_info)));
+	left = (char *)nh + nh->nlmsg_len - (char *)a;
+	for (; left >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= left;
+	     left -= NLA_ALIGN(a->nla_len), a = (void *)((char *)a + NLA_ALIGN(a->nla_len)))
+		if ((a->nla_type & NLA_TYPE_MASK) == XFRMA_ENCAP)
+			return ntohs(((struct xfrm_encap_tmpl *)((char *)a + NLA_HDRLEN))->encap_sport);
+	return 0;
 }
 
 static void sa_delete(int fd)
@@ -519,13 +576,28 @@ static void sa_delete(int fd)
 	nl_do(fd, &r, 0, NULL);
 }
 
-static int op_state(int n, const char *op)
+/*
+ * Each operation's outcome, as the state's encap sport after it (-1: no
+ * state, 0: no encap): update moves the TCP state from port 4500 to 4501
+ */
+struct state_op {
+	const char *name;
+	int type, before, done, undone;
+};
+
+static const struct state_op state_ops[] = {
+	{ "state-add", XFRM_MSG_NEWSA, -1, 4500, -1 },
+	{ "state-add-plain", XFRM_MSG_NEWSA, -1, 0, -1 },
+	{ "state-update", XFRM_MSG_UPDSA, 4500, 4501, 4500 },
+	{ "state-delete", XFRM_MSG_DELSA, 4500, -1, 4500 },
+	{ NULL }
+};
+
+static int op_state(int n, const struct state_op *o)
 {
-	bool tcp = strcmp(op, "state-add-plain"), injected = false, exists;
-	bool add = !strncmp(op, "state-add", 9);
-	bool del = !strcmp(op, "state-delete");
+	bool injected = false;
 	struct nlreq r;
-	int fd, err;
+	int fd, err, sport;
 	long got;
 
 	fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_XFRM);
@@ -533,40 +605,38 @@ static int op_state(int n, const char *op)
 		die("socket NETLINK_XFRM");
 	sa_delete(fd);	/* what an earlier run may have left */
 	if (tcp_states_reach(0))
-		not_ok(n, "%s: a TCP state is left from before", op);
-	if (!add) {	/* update and delete start from a TCP state */
-		sa_req(&r, XFRM_MSG_NEWSA, true);
+		not_ok(n, "%s: a TCP state is left from before", o->name);
+	if (o->before > 0) {
+		sa_req(&r, XFRM_MSG_NEWSA, o->before);
 		err = nl_do(fd, &r, 0, NULL);
 		if (err) {
 			errno = err;
 			die("NEWSA");
 		}
 	}
-	if (add)
-		sa_req(&r, XFRM_MSG_NEWSA, tcp);
-	else if (!del)
-		sa_req(&r, XFRM_MSG_UPDSA, true);
+	if (o->type == XFRM_MSG_DELSA)
+		id_req(&r, o->type);
 	else
-		id_req(&r, XFRM_MSG_DELSA);
+		sa_req(&r, o->type, o->done);
 	err = nl_do(fd, &r, n, &injected);
 	if (err != NO_ANSWER)
-		check_err(n, op, err);
-	/* done or not done, as the answer says */
-	exists = sa_exists(fd);
-	if (err != NO_ANSWER && exists != (del ? !!err : (!add || !err)))
-		not_ok(n, "%s %s, yet the state %s", op,
-		       err ? "failed" : "succeeded",
-		       exists ? "exists" : "does not");
+		check_err(n, o->name, err);
+	/* done or not done, as the answer says (either without one) */
+	sport = sa_sport(fd);
+	if (err == NO_ANSWER ? sport != o->done && sport != o->undone :
+	    sport != (err ? o->undone : o->done))
+		not_ok(n, "%s %s, yet the state's encap port is %d (-1: no state)",
+		       o->name, err == NO_ANSWER ? "had no answer" :
+		       err ? "failed" : "succeeded", sport);
 	/* and the module's record agrees with xfrm's states */
-	got = tcp_states_reach(tcp && exists);
-	if (got != (tcp && exists))
-		not_ok(n, "%s %s: the state %s, and tcp_states is %ld", op,
-		       err == NO_ANSWER ? "had no answer" : err ? "failed" : "succeeded",
-		       exists ? "exists" : "does not", got);
+	got = tcp_states_reach(sport > 0);
+	if (got != (sport > 0))
+		not_ok(n, "%s: the state's encap port is %d, and tcp_states is %ld",
+		       o->name, sport, got);
 	sa_delete(fd);
 	got = tcp_states_reach(0);
 	if (got)
-		not_ok(n, "%s: tcp_states %ld with no state left", op, got);
+		not_ok(n, "%s: tcp_states %ld with no state left", o->name, got);
 	close(fd);
 	if (!injected)
 		return -1;
@@ -586,6 +656,35 @@ static bool ulp_available(void)
 	return strstr(buf, "espintcp");
 }
 
+/* the loaded module frames a message and takes a TCP state */
+static void module_works(int n)
+{
+	unsigned char m[100];
+	struct nlreq r;
+	int c, s, fd, err;
+
+	espintcp_pair(&c, &s);
+	ike_msg(m, sizeof(m), n);
+	if (send(c, m, sizeof(m), 0) != sizeof(m) || !recv_msg_is(s, m, sizeof(m)))
+		not_ok(n, "after finit_module, a message did not cross an espintcp pair whole");
+	close(c);
+	close(s);
+
+	fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_XFRM);
+	if (fd < 0)
+		die("socket NETLINK_XFRM");
+	sa_req(&r, XFRM_MSG_NEWSA, 4500);
+	err = nl_do(fd, &r, 0, NULL);
+	if (err || tcp_states_reach(1) != 1)
+		not_ok(n, "after finit_module, a TCP state: %s, tcp_states %ld",
+		       err ? strerror(err) : "added", tcp_states());
+	sa_delete(fd);
+	if (tcp_states_reach(0))
+		not_ok(n, "after finit_module, tcp_states %ld with the TCP state deleted",
+		       tcp_states());
+	close(fd);
+}
+
 static int op_modload(int n, const char *ko)
 {
 	int fd = open(ko, O_RDONLY | O_CLOEXEC), err;
@@ -601,6 +700,11 @@ static int op_modload(int n, const char *ko)
 		not_ok(n, "finit_module failed, yet the module or its ULP is there");
 	if (err <= 0 && (!loaded || !ulp_available()))
 		not_ok(n, "finit_module succeeded, yet the module or its ULP is missing");
+	if (err <= 0 && loaded)
+		module_works(n);
+	if (loaded && mod_refcnt_reach(0))
+		not_ok(n, "the module's reference count is %ld once its users are gone",
+		       mod_refcnt());
 	if (loaded && syscall(SYS_delete_module, "espintcp", O_NONBLOCK))
 		not_ok(n, "delete_module: %s", strerror(errno));
 	return err;
@@ -608,6 +712,8 @@ static int op_modload(int n, const char *ko)
 
 static int run(const char *op, int n, const char *ko)
 {
+	const struct state_op *o;
+
 	if (!strcmp(op, "ulp"))
 		return op_ulp(n);
 	if (!strcmp(op, "send"))
@@ -620,8 +726,9 @@ static int run(const char *op, int n, const char *ko)
 		return op_poll(n);
 	if (!strcmp(op, "close"))
 		return op_close(n);
-	if (!strncmp(op, "state-", 6))
-		return op_state(n, op);
+	for (o = state_ops; o->name; o++)
+		if (!strcmp(op, o->name))
+			return op_state(n, o);
 	if (!strcmp(op, "modload") && ko)
 		return op_modload(n, ko);
 	fprintf(stderr, "usage: fault_nth OP [KO] (see the source)\n");
@@ -631,6 +738,7 @@ static int run(const char *op, int n, const char *ko)
 int main(int argc, char **argv)
 {
 	int n, errors = 0;
+	long refs;
 
 	if (argc < 2)
 		run("", 0, NULL);
@@ -639,6 +747,7 @@ int main(int argc, char **argv)
 	if (fail_fd < 0)
 		die("open /proc/thread-self/fail-nth (a kernel with CONFIG_FAULT_INJECTION?)");
 	signal(SIGALRM, hung);
+	refs = mod_refcnt();	/* -1 for modload: not loaded */
 	for (n = 1; n < MAX_N; n++) {
 		int err;
 
@@ -646,6 +755,11 @@ int main(int argc, char **argv)
 		step = "setting up";
 		alarm(30);
 		err = run(argv[1], n, argv[2]);
+		/* nothing the call made holds the module once it is gone */
+		step = "waiting for the module's reference count";
+		if (mod_refcnt_reach(refs) != refs)
+			not_ok(n, "the module's reference count is %ld, %ld before",
+			       mod_refcnt(), refs);
 		alarm(0);
 
 		if (err < 0)	/* the call made fewer than n allocations */
