@@ -718,6 +718,8 @@ static void test_hold(int family)
 	if (!uffd_setup(&u)) {
 		if (errno == EPERM)
 			skip_reason = "userfaultfd refused (needs root: vm.unprivileged_userfaultfd is 0)";
+		else if (errno == ENOSYS)
+			skip_reason = "this kernel has no userfaultfd (CONFIG_USERFAULTFD)";
 		else
 			failed = true;
 		goto setup_failed;
