@@ -228,7 +228,15 @@ guard_test() { # FAMILY
 	}
 	out=$(offload encap espintcp "$cport" "$sport" 0.0.0.0 || true)
 	echo "# offload of a TCP state: $out"
+	# a kernel without XFRM_OFFLOAD ignores the request: a software state
+	if [ "$out" = added ] && ! cli ip xfrm state get src "$c" dst "$s" \
+			proto esp spi 0x${fam}b09 | grep -q 'crypto offload'; then
+		cli ip xfrm state delete src "$c" dst "$s" proto esp spi 0x${fam}b09
+		skip "root: offload of a TCP state refused" "this kernel has no XFRM_OFFLOAD: it ignored the request, and the state was a software TCP state"
+		out=
+	fi
 	case $out in
+	"") ;;
 	*"TFC padding can't be offloaded"*) ok "root: offload of a TCP state refused, with the kernel's reason" ;;
 	"RTNETLINK answers: Invalid argument")
 		ok "root: offload of a TCP state refused (EINVAL; this kernel gives no reason)" ;;
@@ -236,8 +244,9 @@ guard_test() { # FAMILY
 	esac
 	check_eq "root: ... and no such state" "" \
 		"$(cli ip xfrm state get src "$c" dst "$s" proto esp spi 0x${fam}b09 2>/dev/null)"
-	check_eq "root: (control) a plain ESP state may ask (veth0: done in software)" \
-		added "$(offload)"
+	[ -z "$out" ] ||
+		check_eq "root: (control) a plain ESP state may ask (veth0: done in software)" \
+			added "$(offload)"
 	peer_stop
 	xfrm_flush
 	check "$t: rmmod" rmmod_wait
