@@ -251,17 +251,19 @@ static long mod_refcnt(void)
 }
 
 /*
- * The reference count once it is back at @want: a closed socket lets go
- * of the module when TCP is done with it (FIN-WAIT, LAST-ACK), soon on lo
+ * What @get reads, once it is @want or after 5 s. A closed socket lets go
+ * of the module when TCP is done with it (FIN-WAIT, LAST-ACK), soon on lo;
+ * a state that goes leaves the module's record in its destructor, which
+ * xfrm's GC runs a moment later.
  */
-static long mod_refcnt_reach(long want)
+static long reach(long (*get)(void), long want)
 {
-	long v = mod_refcnt();
+	long v = get();
 	int i;
 
 	for (i = 0; i < 500 && v != want; i++) {
 		usleep(10000);
-		v = mod_refcnt();
+		v = get();
 	}
 	return v;
 }
@@ -524,22 +526,6 @@ static long tcp_states(void)
 	return v;
 }
 
-/*
- * tcp_states once it is @want: a state that goes leaves the record in its
- * destructor, which xfrm's GC runs a moment later (up to 5 s here)
- */
-static long tcp_states_reach(long want)
-{
-	long v = tcp_states();
-	int i;
-
-	for (i = 0; i < 500 && v != want; i++) {
-		usleep(10000);
-		v = tcp_states();
-	}
-	return v;
-}
-
 /* GETSA: -1 if the state does not exist, else its encap's sport (0: none) */
 static int sa_sport(int fd)
 {
@@ -604,7 +590,7 @@ static int op_state(int n, const struct state_op *o)
 	if (fd < 0)
 		die("socket NETLINK_XFRM");
 	sa_delete(fd);	/* what an earlier run may have left */
-	if (tcp_states_reach(0))
+	if (reach(tcp_states, 0))
 		not_ok(n, "%s: a TCP state is left from before", o->name);
 	if (o->before > 0) {
 		sa_req(&r, XFRM_MSG_NEWSA, o->before);
@@ -629,12 +615,12 @@ static int op_state(int n, const struct state_op *o)
 		       o->name, err == NO_ANSWER ? "had no answer" :
 		       err ? "failed" : "succeeded", sport);
 	/* and the module's record agrees with xfrm's states */
-	got = tcp_states_reach(sport > 0);
+	got = reach(tcp_states, sport > 0);
 	if (got != (sport > 0))
 		not_ok(n, "%s: the state's encap port is %d, and tcp_states is %ld",
 		       o->name, sport, got);
 	sa_delete(fd);
-	got = tcp_states_reach(0);
+	got = reach(tcp_states, 0);
 	if (got)
 		not_ok(n, "%s: tcp_states %ld with no state left", o->name, got);
 	close(fd);
@@ -675,11 +661,11 @@ static void module_works(int n)
 		die("socket NETLINK_XFRM");
 	sa_req(&r, XFRM_MSG_NEWSA, 4500);
 	err = nl_do(fd, &r, 0, NULL);
-	if (err || tcp_states_reach(1) != 1)
+	if (err || reach(tcp_states, 1) != 1)
 		not_ok(n, "after finit_module, a TCP state: %s, tcp_states %ld",
 		       err ? strerror(err) : "added", tcp_states());
 	sa_delete(fd);
-	if (tcp_states_reach(0))
+	if (reach(tcp_states, 0))
 		not_ok(n, "after finit_module, tcp_states %ld with the TCP state deleted",
 		       tcp_states());
 	close(fd);
@@ -702,7 +688,7 @@ static int op_modload(int n, const char *ko)
 		not_ok(n, "finit_module succeeded, yet the module or its ULP is missing");
 	if (err <= 0 && loaded)
 		module_works(n);
-	if (loaded && mod_refcnt_reach(0))
+	if (loaded && reach(mod_refcnt, 0))
 		not_ok(n, "the module's reference count is %ld once its users are gone",
 		       mod_refcnt());
 	if (loaded && syscall(SYS_delete_module, "espintcp", O_NONBLOCK))
@@ -757,7 +743,7 @@ int main(int argc, char **argv)
 		err = run(argv[1], n, argv[2]);
 		/* nothing the call made holds the module once it is gone */
 		step = "waiting for the module's reference count";
-		if (mod_refcnt_reach(refs) != refs)
+		if (reach(mod_refcnt, refs) != refs)
 			not_ok(n, "the module's reference count is %ld, %ld before",
 			       mod_refcnt(), refs);
 		alarm(0);
