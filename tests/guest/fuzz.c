@@ -239,6 +239,25 @@ static void *writer_run(void *arg)
 	return NULL;
 }
 
+/*
+ * The end of the stream lost on the way to server socket @s, once all
+ * before it was read. TCP sends a reset once, and (6.1's tcp_send_fin) a
+ * FIN only if an atomic allocation succeeds: where allocations are made to
+ * fail (70-fault.sh sets FUZZ_LOSSY) either can be lost, and the server
+ * then waits for ever. Lost only if its TCP never saw it: still
+ * established, nothing held.
+ */
+static bool end_lost(int s)
+{
+	struct tcp_info ti = { 0 };
+	socklen_t l = sizeof(ti);
+
+	if (!getenv("FUZZ_LOSSY"))
+		return false;
+	getsockopt(s, SOL_TCP, TCP_INFO, &ti, &l);
+	return ti.tcpi_state == TCP_ESTABLISHED && !inq(s);
+}
+
 static bool stream_round(uint64_t seed)
 {
 	static uint8_t buf[MAX_ITEMS * (MAX_MSG + 2)], got[MAX_MSG + 1];
@@ -310,21 +329,13 @@ static bool stream_round(uint64_t seed)
 			struct tcp_info ti = { 0 }, tc = { 0 };
 			socklen_t l = sizeof(ti);
 
-			getsockopt(s, SOL_TCP, TCP_INFO, &ti, &l);
-			/*
-			 * TCP sends a reset once, and (6.1's tcp_send_fin) a
-			 * FIN only if an atomic allocation succeeds: where
-			 * allocations are made to fail (70-fault.sh sets
-			 * FUZZ_LOSSY) either can be lost, and the server then
-			 * waits for ever. Lost only if its TCP never saw it.
-			 */
-			if (next == nike && getenv("FUZZ_LOSSY") &&
-			    ti.tcpi_state == TCP_ESTABLISHED && !inq(s)) {
+			if (next == nike && end_lost(s)) {
 				diag("stream %#llx: all %d messages read; the client's %s never came (lost to a failed allocation)",
 				     (unsigned long long)seed, nike,
 				     ending ? "FIN" : "reset");
 				break;
 			}
+			getsockopt(s, SOL_TCP, TCP_INFO, &ti, &l);
 			l = sizeof(tc);
 			if (w.fd >= 0)
 				getsockopt(w.fd, SOL_TCP, TCP_INFO, &tc, &l);
@@ -686,24 +697,12 @@ struct rd_tcp_info {
 	uint32_t dsack_dups, reord_seen, rcv_ooopack, snd_wnd;
 };
 
-/*
- * As in the stream rounds: TCP sends a reset once, and (6.1's
- * tcp_send_fin) a FIN only if an atomic allocation succeeds, so where
- * allocations are made to fail (70-fault.sh sets FUZZ_LOSSY) the server
- * may wait for ever after the last message. Lost only if every message
- * before it was read and the server's TCP never saw it, after 10 s.
- */
+/* end_lost() for a reader's connection: every message read, 10 s quiet */
 static bool rd_end_lost(struct rconn *k, double quiet)
 {
-	struct tcp_info ti = { 0 };
-	socklen_t l = sizeof(ti);
-
-	if (!getenv("FUZZ_LOSSY") || quiet < 10 || k->eof || k->reset ||
-	    k->aborted || !__atomic_load_n(&k->wdone, __ATOMIC_ACQUIRE) ||
-	    k->next != (k->rst ? k->whole : k->nmsg))
-		return false;
-	getsockopt(k->s, SOL_TCP, TCP_INFO, &ti, &l);
-	return ti.tcpi_state == TCP_ESTABLISHED && !inq(k->s);
+	return quiet >= 10 && !k->eof && !k->reset && !k->aborted &&
+	       __atomic_load_n(&k->wdone, __ATOMIC_ACQUIRE) &&
+	       k->next == (k->rst ? k->whole : k->nmsg) && end_lost(k->s);
 }
 
 /* what a connection looks like when it makes no progress */
